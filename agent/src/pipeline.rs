@@ -1,0 +1,70 @@
+//! What flows from sources to sinks: batches of metric families, fanned out over bounded
+//! channels. A source never waits for a slow sink; a full channel drops the batch and
+//! counts it, because the next collection supersedes it anyway.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::sync::mpsc;
+
+use crate::metric::MetricFamily;
+use crate::telemetry::{Counter, Registry};
+
+/// One collection or scrape, as produced by a source.
+#[derive(Debug)]
+pub struct MetricBatch {
+    /// The producing source's name (`node`, `prometheus_scrape`, ...).
+    pub source: &'static str,
+    /// When the values were read.
+    pub collected_at: SystemTime,
+    /// The values.
+    pub families: Vec<MetricFamily>,
+}
+
+/// Receiving end of a sink's input.
+pub type MetricReceiver = mpsc::Receiver<Arc<MetricBatch>>;
+
+/// Capacity of each sink's input channel, in batches.
+pub const SINK_INPUT_CAPACITY: usize = 16;
+
+/// A sink's input channel.
+pub fn metric_channel() -> (mpsc::Sender<Arc<MetricBatch>>, MetricReceiver) {
+    mpsc::channel(SINK_INPUT_CAPACITY)
+}
+
+/// The set of sinks a source sends to.
+#[derive(Clone, Debug)]
+pub struct MetricOutputs {
+    senders: Vec<mpsc::Sender<Arc<MetricBatch>>>,
+    dropped: Counter,
+}
+
+impl MetricOutputs {
+    /// Outputs for `source`, counting drops in `node_agent_pipeline_dropped_batches_total`.
+    pub fn new(
+        source: &'static str,
+        senders: Vec<mpsc::Sender<Arc<MetricBatch>>>,
+        registry: &Registry,
+    ) -> Self {
+        let dropped = registry.counter(
+            "node_agent_pipeline_dropped_batches_total",
+            "Batches a source could not hand to a sink because the sink's input was full.",
+            &[("source", source)],
+        );
+        MetricOutputs { senders, dropped }
+    }
+
+    /// Whether any sink listens; sources skip work that only sinks need when none does.
+    pub fn is_empty(&self) -> bool {
+        self.senders.is_empty()
+    }
+
+    /// Hands `batch` to every sink without waiting.
+    pub fn send(&self, batch: Arc<MetricBatch>) {
+        for sender in &self.senders {
+            if sender.try_send(batch.clone()).is_err() {
+                self.dropped.inc();
+            }
+        }
+    }
+}

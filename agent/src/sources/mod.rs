@@ -1,0 +1,31 @@
+//! Sources: components that produce data for the pipeline.
+//!
+//! - `node`: node stats under node_exporter's names (also served on `/metrics`).
+//!
+//! A new source is a folder here with `mod.rs` (its `//!` doc and run loop), `config.rs`
+//! (its section under `sources:`), and its tests; it gets a field in [`SourcesConfig`]
+//! and is spawned in `crate::app`.
+
+pub mod node;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConfigError, NotAvailable};
+
+/// The `sources:` section.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SourcesConfig {
+    /// Node stats.
+    pub node: node::config::NodeConfig,
+    /// Container logs from `/var/log/pods` (issue 5: replace with its own config type).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes_logs: Option<NotAvailable>,
+}
+
+impl SourcesConfig {
+    /// Validates every source's section; `key` is this section's path.
+    pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        self.node.validate(&format!("{key}.node"))
+    }
+}
