@@ -32,7 +32,9 @@ use crate::telemetry::{Counter, DURATION_BUCKETS, Histogram, Registry};
 use config::NodeConfig;
 
 /// Names of the collectors, as they appear in the `collector` label of the agent's telemetry.
+/// `time` runs first, so `node_time_seconds` is a lower bound on when every other value was read.
 pub const COLLECTORS: [&str; 9] = [
+    "time",
     "stat",
     "meminfo",
     "loadavg",
@@ -40,7 +42,6 @@ pub const COLLECTORS: [&str; 9] = [
     "diskstats",
     "netdev",
     "filesystem",
-    "time",
     "uname",
 ];
 

@@ -6,6 +6,8 @@
 //! (OpenMetrics would require counter families to drop their `_total` suffix in metadata).
 //! Spec: <https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format>
 
+pub mod parse;
+
 use std::fmt::Write;
 
 /// How a family's values behave over time; decides how sinks turn them into datums.
