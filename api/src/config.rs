@@ -1,0 +1,569 @@
+//! Configuration from environment variables only (12-factor).
+//!
+//! Every setting is declared once in [`SETTINGS`]: its variable, default and meaning. That
+//! table drives both `task-api --help` and parsing, so the help text cannot drift from what
+//! the service reads. A bad value stops start-up with an error naming the variable.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+/// One environment variable the service reads.
+pub struct Setting {
+    pub name: &'static str,
+    pub default: Option<&'static str>,
+    pub help: &'static str,
+}
+
+/// Every variable the service reads, in the order `--help` prints them.
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        name: "LISTEN_ADDR",
+        default: Some("0.0.0.0:8080"),
+        help: "Public listener for /api/v1/*.",
+    },
+    Setting {
+        name: "ADMIN_LISTEN_ADDR",
+        default: Some("0.0.0.0:9464"),
+        help: "Admin listener for /livez, /readyz and /metrics.",
+    },
+    Setting {
+        name: "DATABASE_URL",
+        default: Some("sqlite://watchpost-tasks.db"),
+        help: "postgres://user:pass@host/db in production; sqlite://FILE (created if missing) embedded.",
+    },
+    Setting {
+        name: "DATABASE_MAX_CONNECTIONS",
+        default: Some("16"),
+        help: "Upper bound of the connection pool.",
+    },
+    Setting {
+        name: "DATABASE_ACQUIRE_TIMEOUT",
+        default: Some("2s"),
+        help: "How long a request waits for a database connection before failing fast with 503.",
+    },
+    Setting {
+        name: "AUTH_JWT_SECRET",
+        default: None,
+        help: "HS256 secret verifying bearer tokens (owner = `sub`).",
+    },
+    Setting {
+        name: "AUTH_JWT_PUBLIC_KEY",
+        default: None,
+        help: "RS256 public key (PEM text) verifying bearer tokens.",
+    },
+    Setting {
+        name: "AUTH_JWT_PUBLIC_KEY_FILE",
+        default: None,
+        help: "Path of an RS256 public key (PEM file).",
+    },
+    Setting {
+        name: "AUTH_JWT_ISSUER",
+        default: None,
+        help: "If set, tokens must carry this `iss`.",
+    },
+    Setting {
+        name: "AUTH_JWT_AUDIENCE",
+        default: None,
+        help: "If set, tokens must carry this `aud`.",
+    },
+    Setting {
+        name: "AUTH_REQUIRED",
+        default: Some("false"),
+        help: "true refuses to start without a JWT key (production); false allows single-owner development mode.",
+    },
+    Setting {
+        name: "REQUEST_TIMEOUT",
+        default: Some("10s"),
+        help: "A request still running after this answers 503.",
+    },
+    Setting {
+        name: "REQUEST_BODY_LIMIT_BYTES",
+        default: Some("65536"),
+        help: "Larger request bodies answer 413.",
+    },
+    Setting {
+        name: "CONCURRENCY_LIMIT",
+        default: Some("1024"),
+        help: "Requests handled at once; beyond it requests are shed with 503 + Retry-After.",
+    },
+    Setting {
+        name: "SHUTDOWN_DRAIN_DELAY",
+        default: Some("5s"),
+        help: "After SIGTERM, /readyz answers 503 but the listener keeps serving this long.",
+    },
+    Setting {
+        name: "SHUTDOWN_TIMEOUT",
+        default: Some("20s"),
+        help: "After the drain delay, in-flight requests get at most this long to finish.",
+    },
+    Setting {
+        name: "LOG_FORMAT",
+        default: Some("json"),
+        help: "json (one object per line) or pretty.",
+    },
+    Setting {
+        name: "RUST_LOG",
+        default: Some("info"),
+        help: "Log filter, e.g. info,task_api=debug.",
+    },
+];
+
+/// The service's whole configuration, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen_addr: SocketAddr,
+    pub admin_listen_addr: SocketAddr,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub http: HttpSettings,
+    pub shutdown: ShutdownSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: DatabaseUrl,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+/// A database URL; its `Debug`/`Display` hide the password so it can be logged.
+#[derive(Clone)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+    /// The URL with its password, for the driver only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_postgres(&self) -> bool {
+        self.0.starts_with("postgres://") || self.0.starts_with("postgresql://")
+    }
+    pub fn is_sqlite(&self) -> bool {
+        self.0.starts_with("sqlite:")
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // scheme://user:password@host → scheme://user:***@host
+        match (self.0.find("://"), self.0.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                let credentials = &self.0[scheme_end + 3..at];
+                match credentials.find(':') {
+                    Some(colon) => write!(
+                        f,
+                        "{}{}:***{}",
+                        &self.0[..scheme_end + 3],
+                        &credentials[..colon],
+                        &self.0[at..]
+                    ),
+                    None => f.write_str(&self.0),
+                }
+            }
+            _ => f.write_str(&self.0),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+/// A secret value whose `Debug` never shows it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum JwtKey {
+    Hs256Secret(Secret),
+    Rs256PublicKeyPem(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// `None` is the explicit single-owner development mode.
+    pub key: Option<JwtKey>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub request_timeout: Duration,
+    pub body_limit_bytes: usize,
+    pub concurrency_limit: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct ShutdownSettings {
+    pub drain_delay: Duration,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+/// A setting that could not be used; names the variable and says what is allowed.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {variable}={shown_value}: {reason}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    shown_value: String,
+    reason: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, value: &str, reason: impl Into<String>) -> Self {
+        let shown_value = if variable.contains("SECRET") || variable == "DATABASE_URL" {
+            "<redacted>".to_owned()
+        } else {
+            format!("{value:?}")
+        };
+        Self {
+            variable,
+            shown_value,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Reads variables through a lookup function so tests need not touch the process environment.
+struct Source<F> {
+    lookup: F,
+}
+
+impl<F: Fn(&str) -> Option<String>> Source<F> {
+    /// The raw value: the variable if set and non-empty, else the documented default.
+    fn raw(&self, name: &'static str) -> Option<String> {
+        (self.lookup)(name).filter(|v| !v.is_empty()).or_else(|| {
+            SETTINGS
+                .iter()
+                .find(|s| s.name == name)
+                .unwrap_or_else(|| panic!("{name} is not declared in SETTINGS"))
+                .default
+                .map(str::to_owned)
+        })
+    }
+
+    fn required(&self, name: &'static str) -> String {
+        self.raw(name)
+            .unwrap_or_else(|| panic!("{name} has no default in SETTINGS"))
+    }
+
+    fn parse<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+        expected: &str,
+    ) -> Result<T, ConfigError> {
+        let value = self.required(name);
+        value
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::new(name, &value, format!("expected {expected}")))
+    }
+
+    fn duration(&self, name: &'static str) -> Result<Duration, ConfigError> {
+        let value = self.required(name);
+        parse_duration(&value).ok_or_else(|| {
+            ConfigError::new(name, &value, "expected a duration such as 500ms, 10s or 2m")
+        })
+    }
+
+    fn positive<T>(&self, name: &'static str) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + Default,
+    {
+        let value: T = self.parse(name, "a positive integer")?;
+        if value <= T::default() {
+            return Err(ConfigError::new(
+                name,
+                &self.required(name),
+                "expected a positive integer",
+            ));
+        }
+        Ok(value)
+    }
+}
+
+/// Parses `500ms`, `10s`, `2m`, `1h`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let seconds = match unit.trim() {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return None,
+    };
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup`; unset or empty variables take their defaults.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let source = Source { lookup };
+        let database_url = source.required("DATABASE_URL");
+        let url = DatabaseUrl::new(database_url.clone());
+        if !url.is_postgres() && !url.is_sqlite() {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                &database_url,
+                "expected a postgres:// or sqlite:// URL",
+            ));
+        }
+        let settings = Settings {
+            listen_addr: source.parse("LISTEN_ADDR", "host:port, e.g. 0.0.0.0:8080")?,
+            admin_listen_addr: source.parse("ADMIN_LISTEN_ADDR", "host:port, e.g. 0.0.0.0:9464")?,
+            database: DatabaseSettings {
+                url,
+                max_connections: source.positive("DATABASE_MAX_CONNECTIONS")?,
+                acquire_timeout: source.duration("DATABASE_ACQUIRE_TIMEOUT")?,
+            },
+            auth: auth_settings(&source)?,
+            http: HttpSettings {
+                request_timeout: source.duration("REQUEST_TIMEOUT")?,
+                body_limit_bytes: source.positive("REQUEST_BODY_LIMIT_BYTES")?,
+                concurrency_limit: source.positive("CONCURRENCY_LIMIT")?,
+            },
+            shutdown: ShutdownSettings {
+                drain_delay: source.duration("SHUTDOWN_DRAIN_DELAY")?,
+                timeout: source.duration("SHUTDOWN_TIMEOUT")?,
+            },
+            log: LogSettings {
+                format: match source.required("LOG_FORMAT").as_str() {
+                    "json" => LogFormat::Json,
+                    "pretty" => LogFormat::Pretty,
+                    other => {
+                        return Err(ConfigError::new(
+                            "LOG_FORMAT",
+                            other,
+                            "expected json or pretty",
+                        ));
+                    }
+                },
+                filter: source.required("RUST_LOG"),
+            },
+        };
+        Ok(settings)
+    }
+
+    /// The text of `task-api --help`, generated from [`SETTINGS`].
+    pub fn help() -> String {
+        let mut text = format!(
+            "task-api {}\nWatchpost task API. Configured by environment variables only:\n\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        for setting in SETTINGS {
+            let default = setting
+                .default
+                .map_or_else(|| "unset".to_owned(), |d| format!("default {d}"));
+            text.push_str(&format!(
+                "  {:<26} {} ({default})\n",
+                setting.name, setting.help
+            ));
+        }
+        text
+    }
+}
+
+fn auth_settings<F: Fn(&str) -> Option<String>>(
+    source: &Source<F>,
+) -> Result<AuthSettings, ConfigError> {
+    let secret = source.raw("AUTH_JWT_SECRET");
+    let pem_text = source.raw("AUTH_JWT_PUBLIC_KEY");
+    let pem_file = source.raw("AUTH_JWT_PUBLIC_KEY_FILE");
+    let pem = match (pem_text, pem_file) {
+        (Some(_), Some(path)) => {
+            return Err(ConfigError::new(
+                "AUTH_JWT_PUBLIC_KEY_FILE",
+                &path,
+                "set either AUTH_JWT_PUBLIC_KEY or AUTH_JWT_PUBLIC_KEY_FILE, not both",
+            ));
+        }
+        (Some(text), None) => Some(("AUTH_JWT_PUBLIC_KEY", text)),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(PathBuf::from(&path)).map_err(|e| {
+                ConfigError::new(
+                    "AUTH_JWT_PUBLIC_KEY_FILE",
+                    &path,
+                    format!("cannot read the file: {e}"),
+                )
+            })?;
+            Some(("AUTH_JWT_PUBLIC_KEY_FILE", text))
+        }
+        (None, None) => None,
+    };
+    let key = match (secret, pem) {
+        (Some(_), Some((variable, _))) => {
+            return Err(ConfigError::new(
+                variable,
+                "<pem>",
+                "set either AUTH_JWT_SECRET (HS256) or an RS256 public key, not both",
+            ));
+        }
+        (Some(secret), None) => {
+            if secret.len() < 32 {
+                return Err(ConfigError::new(
+                    "AUTH_JWT_SECRET",
+                    &secret,
+                    "expected at least 32 bytes (RFC 7518 §3.2: a key as long as the hash)",
+                ));
+            }
+            Some(JwtKey::Hs256Secret(Secret(secret)))
+        }
+        (None, Some((variable, pem))) => {
+            jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| {
+                ConfigError::new(
+                    variable,
+                    "<pem>",
+                    format!("expected an RSA public key in PEM: {e}"),
+                )
+            })?;
+            Some(JwtKey::Rs256PublicKeyPem(pem))
+        }
+        (None, None) => None,
+    };
+    let required = source.required("AUTH_REQUIRED");
+    let required = match required.as_str() {
+        "true" => true,
+        "false" => false,
+        other => {
+            return Err(ConfigError::new(
+                "AUTH_REQUIRED",
+                other,
+                "expected true or false",
+            ));
+        }
+    };
+    if required && key.is_none() {
+        return Err(ConfigError::new(
+            "AUTH_REQUIRED",
+            "true",
+            "auth is required but neither AUTH_JWT_SECRET nor AUTH_JWT_PUBLIC_KEY(_FILE) is set",
+        ));
+    }
+    Ok(AuthSettings {
+        key,
+        issuer: source.raw("AUTH_JWT_ISSUER"),
+        audience: source.raw("AUTH_JWT_AUDIENCE"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_development_setup() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.listen_addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(s.admin_listen_addr.to_string(), "0.0.0.0:9464");
+        assert!(s.database.url.is_sqlite());
+        assert!(s.auth.key.is_none());
+        assert_eq!(s.http.request_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let err = settings(&[("LISTEN_ADDR", "not-an-address")]).unwrap_err();
+        assert_eq!(err.variable, "LISTEN_ADDR");
+        assert!(
+            err.to_string().contains("LISTEN_ADDR=\"not-an-address\""),
+            "{err}"
+        );
+        let err = settings(&[("REQUEST_TIMEOUT", "soon")]).unwrap_err();
+        assert_eq!(err.variable, "REQUEST_TIMEOUT");
+        let err = settings(&[("CONCURRENCY_LIMIT", "0")]).unwrap_err();
+        assert_eq!(err.variable, "CONCURRENCY_LIMIT");
+        let err = settings(&[("DATABASE_URL", "mysql://u:hunter2@h/db")]).unwrap_err();
+        assert_eq!(err.variable, "DATABASE_URL");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn auth_required_without_a_key_refuses_to_start() {
+        let err = settings(&[("AUTH_REQUIRED", "true")]).unwrap_err();
+        assert_eq!(err.variable, "AUTH_REQUIRED");
+    }
+
+    #[test]
+    fn a_short_hs256_secret_is_refused_without_echoing_it() {
+        let err = settings(&[("AUTH_JWT_SECRET", "short")]).unwrap_err();
+        assert_eq!(err.variable, "AUTH_JWT_SECRET");
+        assert!(!err.to_string().contains("short\""), "{err}");
+    }
+
+    #[test]
+    fn database_url_display_hides_the_password() {
+        let url = DatabaseUrl::new("postgres://app:s3cret@db:5432/tasks");
+        assert_eq!(url.to_string(), "postgres://app:***@db:5432/tasks");
+        assert!(!format!("{url:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn durations_accept_common_units() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_duration("fast"), None);
+        assert_eq!(parse_duration("-1s"), None);
+    }
+
+    #[test]
+    fn help_lists_every_variable_with_its_default() {
+        let help = Settings::help();
+        for setting in SETTINGS {
+            assert!(
+                help.contains(setting.name),
+                "{} missing from --help",
+                setting.name
+            );
+        }
+        assert!(help.contains("default 0.0.0.0:8080"));
+    }
+}

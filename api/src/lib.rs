@@ -1,0 +1,13 @@
+//! Watchpost task API: a REST service for tasks, built to be observed.
+//!
+//! The way of a request: `routes` (HTTP) → `domain` (validated types) → `store` (SQL).
+
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod problem;
+pub mod request_id;
+pub mod routes;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,38 @@
+//! HTTP routes: the public API router and the admin router.
+
+mod cursor;
+pub mod health;
+mod json;
+pub mod openapi;
+pub mod tasks;
+
+use axum::{Router, http::Uri, routing::get};
+
+use crate::{problem::ApiError, startup::AppState};
+
+/// `/api/v1/*`, with problem+json answers for unknown routes and methods.
+pub fn api_router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/tasks",
+            get(tasks::list_tasks).post(tasks::create_task),
+        )
+        .route(
+            "/api/v1/tasks/{id}",
+            get(tasks::get_task)
+                .patch(tasks::update_task)
+                .delete(tasks::delete_task),
+        )
+        .route("/api/v1/openapi.json", get(openapi::openapi_json))
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .fallback(|uri: Uri| async move {
+            ApiError::RouteNotFound(uri.path().chars().take(200).collect())
+        })
+}
+
+/// `/livez` and `/readyz` (and `/metrics`) on the admin listener.
+pub fn admin_router() -> Router<AppState> {
+    Router::new()
+        .route("/livez", get(health::livez))
+        .route("/readyz", get(health::readyz))
+}

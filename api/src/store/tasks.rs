@@ -1,0 +1,334 @@
+//! The `tasks` table: every query is scoped to one owner, so one owner's tasks are
+//! invisible to every other owner at the lowest layer.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Database, StoreError, on_pool};
+use crate::domain::{
+    Keyset, SortDirection, SortKey, Task, TaskDescription, TaskPriority, TaskQuery, TaskStatus,
+    TaskTitle,
+};
+
+/// The selected columns, as a macro so queries can be `&'static str` built with `concat!`.
+macro_rules! columns {
+    () => {
+        "id, title, description, status, priority, due_at, created_at, updated_at, version"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct TaskRow {
+    id: Uuid,
+    title: String,
+    description: String,
+    status: String,
+    priority: String,
+    due_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    version: i64,
+}
+
+impl TryFrom<TaskRow> for Task {
+    type Error = StoreError;
+
+    fn try_from(row: TaskRow) -> Result<Self, StoreError> {
+        let invalid = |what: &str| StoreError::InvalidRow(format!("task {}: {what}", row.id));
+        Ok(Task {
+            id: row.id,
+            title: TaskTitle::parse(row.title.clone()).map_err(|e| invalid(&e.detail))?,
+            description: TaskDescription::parse(row.description.clone())
+                .map_err(|e| invalid(&e.detail))?,
+            status: TaskStatus::parse(&row.status).ok_or_else(|| invalid("unknown status"))?,
+            priority: TaskPriority::parse(&row.priority)
+                .ok_or_else(|| invalid("unknown priority"))?,
+            due_at: row.due_at,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        })
+    }
+}
+
+/// The result of a conditional update or delete.
+#[derive(Debug, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    Updated,
+    /// The row exists but its version is no longer the expected one.
+    VersionMismatch,
+    NotFound,
+}
+
+pub type DeleteOutcome = UpdateOutcome;
+
+/// Queries on the `tasks` table.
+#[derive(Clone, Debug)]
+pub struct TaskStore {
+    db: Database,
+}
+
+impl TaskStore {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    pub async fn insert(&self, owner: &str, task: &Task) -> Result<(), StoreError> {
+        let sql = "INSERT INTO tasks (id, owner, title, description, status, priority, due_at, created_at, \
+                   updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+        on_pool!(&self.db, |pool| sqlx::query(sql)
+            .bind(task.id)
+            .bind(owner)
+            .bind(task.title.as_str())
+            .bind(task.description.as_str())
+            .bind(task.status.as_str())
+            .bind(task.priority.as_str())
+            .bind(task.due_at)
+            .bind(task.created_at)
+            .bind(task.updated_at)
+            .bind(task.version)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn get(&self, owner: &str, id: Uuid) -> Result<Option<Task>, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            columns!(),
+            " FROM tasks WHERE id = $1 AND owner = $2"
+        );
+        let row = on_pool!(&self.db, |pool| sqlx::query_as::<_, TaskRow>(sql)
+            .bind(id)
+            .bind(owner)
+            .fetch_optional(pool)
+            .await)?;
+        row.map(Task::try_from).transpose()
+    }
+
+    /// One page of the owner's tasks in the query's order, starting after `query.after`.
+    pub async fn list(&self, owner: &str, query: &TaskQuery) -> Result<Vec<Task>, StoreError> {
+        let plan = ListPlan::new(query);
+        let rows = on_pool!(&self.db, |pool| {
+            // The plan is assembled from fixed fragments only; every value is a bind parameter.
+            let mut q =
+                sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(plan.sql.as_str())).bind(owner);
+            if let Some(status) = query.status {
+                q = q.bind(status.as_str());
+            }
+            if let Some(priority) = query.priority {
+                q = q.bind(priority.as_str());
+            }
+            if let Some(after) = &query.after {
+                if let Some(value) = after.value {
+                    q = q.bind(value);
+                }
+                q = q.bind(after.id);
+            }
+            q.bind(i64::from(query.limit)).fetch_all(pool).await
+        })?;
+        rows.into_iter().map(Task::try_from).collect()
+    }
+
+    /// Replaces the stored task with `task` if the stored version is still `expected_version`.
+    pub async fn update(
+        &self,
+        owner: &str,
+        task: &Task,
+        expected_version: i64,
+    ) -> Result<UpdateOutcome, StoreError> {
+        let sql = "UPDATE tasks SET title = $1, description = $2, status = $3, priority = $4, due_at = $5, \
+                   updated_at = $6, version = $7 WHERE id = $8 AND owner = $9 AND version = $10";
+        let result = on_pool!(&self.db, |pool| sqlx::query(sql)
+            .bind(task.title.as_str())
+            .bind(task.description.as_str())
+            .bind(task.status.as_str())
+            .bind(task.priority.as_str())
+            .bind(task.due_at)
+            .bind(task.updated_at)
+            .bind(task.version)
+            .bind(task.id)
+            .bind(owner)
+            .bind(expected_version)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        self.outcome(owner, task.id, result).await
+    }
+
+    /// Deletes the task, only at `expected_version` when one is given.
+    pub async fn delete(
+        &self,
+        owner: &str,
+        id: Uuid,
+        expected_version: Option<i64>,
+    ) -> Result<DeleteOutcome, StoreError> {
+        let affected = match expected_version {
+            Some(version) => on_pool!(&self.db, |pool| sqlx::query(
+                "DELETE FROM tasks WHERE id = $1 AND owner = $2 AND version = $3"
+            )
+            .bind(id)
+            .bind(owner)
+            .bind(version)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?,
+            None => on_pool!(&self.db, |pool| sqlx::query(
+                "DELETE FROM tasks WHERE id = $1 AND owner = $2"
+            )
+            .bind(id)
+            .bind(owner)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?,
+        };
+        self.outcome(owner, id, affected).await
+    }
+
+    /// Tells a lost race from a missing row after a conditional write touched `affected` rows.
+    async fn outcome(
+        &self,
+        owner: &str,
+        id: Uuid,
+        affected: u64,
+    ) -> Result<UpdateOutcome, StoreError> {
+        if affected > 0 {
+            return Ok(UpdateOutcome::Updated);
+        }
+        Ok(match self.get(owner, id).await? {
+            Some(_) => UpdateOutcome::VersionMismatch,
+            None => UpdateOutcome::NotFound,
+        })
+    }
+
+    /// Tasks per status across all owners, for the business gauges.
+    pub async fn count_by_status(&self) -> Result<Vec<(TaskStatus, i64)>, StoreError> {
+        let rows: Vec<(String, i64)> = on_pool!(&self.db, |pool| sqlx::query_as(
+            "SELECT status, COUNT(*) FROM tasks GROUP BY status"
+        )
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(status, n)| TaskStatus::parse(&status).map(|s| (s, n)))
+            .collect())
+    }
+}
+
+/// The SQL of one list query. Placeholders are numbered in the order `list` binds them:
+/// owner, status?, priority?, keyset value?, keyset id?, limit.
+struct ListPlan {
+    sql: String,
+}
+
+impl ListPlan {
+    fn new(query: &TaskQuery) -> Self {
+        let mut next = 2;
+        let mut placeholder = || {
+            let p = format!("${next}");
+            next += 1;
+            p
+        };
+        let mut sql = concat!("SELECT ", columns!(), " FROM tasks WHERE owner = $1").to_owned();
+        if query.status.is_some() {
+            sql.push_str(&format!(" AND status = {}", placeholder()));
+        }
+        if query.priority.is_some() {
+            sql.push_str(&format!(" AND priority = {}", placeholder()));
+        }
+        let (column, nullable) = match query.sort {
+            SortKey::CreatedAt => ("created_at", false),
+            SortKey::DueAt => ("due_at", true),
+        };
+        let (cmp, dir) = match query.direction {
+            SortDirection::Ascending => (">", "ASC"),
+            SortDirection::Descending => ("<", "DESC"),
+        };
+        if let Some(Keyset { value, .. }) = &query.after {
+            let condition = match value {
+                Some(_) => {
+                    let v = placeholder();
+                    let id = placeholder();
+                    let after =
+                        format!("({column} {cmp} {v} OR ({column} = {v} AND id {cmp} {id}))");
+                    // Rows without a due date sort after every dated row.
+                    if nullable {
+                        format!("({after} OR {column} IS NULL)")
+                    } else {
+                        after
+                    }
+                }
+                None => format!("({column} IS NULL AND id {cmp} {})", placeholder()),
+            };
+            sql.push_str(&format!(" AND {condition}"));
+        }
+        let nulls = if nullable { " NULLS LAST" } else { "" };
+        sql.push_str(&format!(
+            " ORDER BY {column} {dir}{nulls}, id {dir} LIMIT {}",
+            placeholder()
+        ));
+        Self { sql }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(sort: SortKey, direction: SortDirection, after: Option<Keyset>) -> TaskQuery {
+        TaskQuery {
+            status: Some(TaskStatus::Todo),
+            priority: None,
+            sort,
+            direction,
+            limit: 10,
+            after,
+        }
+    }
+
+    #[test]
+    fn placeholders_follow_the_bind_order() {
+        let after = Keyset {
+            value: Some(Utc::now()),
+            id: Uuid::nil(),
+        };
+        let plan = ListPlan::new(&query(
+            SortKey::DueAt,
+            SortDirection::Descending,
+            Some(after),
+        ));
+        assert_eq!(
+            plan.sql,
+            format!(
+                "SELECT {} FROM tasks WHERE owner = $1 AND status = $2 AND \
+                 ((due_at < $3 OR (due_at = $3 AND id < $4)) OR due_at IS NULL) \
+                 ORDER BY due_at DESC NULLS LAST, id DESC LIMIT $5",
+                columns!()
+            )
+        );
+    }
+
+    #[test]
+    fn a_cursor_inside_the_undated_tail_stays_there() {
+        let after = Keyset {
+            value: None,
+            id: Uuid::nil(),
+        };
+        let plan = ListPlan::new(&query(
+            SortKey::DueAt,
+            SortDirection::Ascending,
+            Some(after),
+        ));
+        assert!(
+            plan.sql.contains("AND (due_at IS NULL AND id > $3)"),
+            "{}",
+            plan.sql
+        );
+        assert!(plan.sql.ends_with("LIMIT $4"), "{}", plan.sql);
+    }
+}

@@ -1,0 +1,11 @@
+//! The task API's integration tests: each starts the real application (HTTP stack, SQL) on
+//! port 0 against a fresh database, on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod concurrency;
+mod errors;
+mod lifecycle;
+mod pagination;
+mod tasks;
