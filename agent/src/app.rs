@@ -14,8 +14,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::pipeline::MetricOutputs;
+use crate::pipeline::{self, MetricOutputs};
 use crate::server;
+use crate::sinks::cloudwatch::sink::CloudWatchSink;
 use crate::sources::node;
 use crate::telemetry::{self, Registry};
 
@@ -48,7 +49,21 @@ impl Application {
         let mut tasks = Vec::new();
 
         // Sinks first, so sources can be handed their inputs.
-        let node_outputs = MetricOutputs::new("node", Vec::new(), &registry);
+        let mut metric_sinks = Vec::new();
+        if config.sinks.cloudwatch.enabled {
+            let (sender, receiver) = pipeline::metric_channel();
+            let sink =
+                CloudWatchSink::new(config.sinks.cloudwatch.clone(), &config.identity, &registry)
+                    .await;
+            let flush_timeout = config.shutdown.timeout_seconds.duration();
+            tasks.push((
+                "cloudwatch",
+                tokio::spawn(sink.run(receiver, shutdown.clone(), flush_timeout)),
+            ));
+            metric_sinks.push(sender);
+        }
+
+        let node_outputs = MetricOutputs::new("node", metric_sinks.clone(), &registry);
 
         if config.sources.node.enabled {
             let collector = node::NodeCollector::new(config.sources.node.clone(), &registry);

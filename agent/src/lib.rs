@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod metric;
 pub mod pipeline;
+pub mod selector;
 pub mod server;
 pub mod sinks;
 pub mod sources;
