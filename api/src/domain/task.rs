@@ -54,6 +54,13 @@ impl TaskDescription {
                 format!("must be at most {DESCRIPTION_MAX_CHARS} characters, got {chars}"),
             ));
         }
+        // PostgreSQL text cannot hold NUL; refuse it on every backend alike.
+        if description.contains('\0') {
+            return Err(FieldError::new(
+                "/description",
+                "must not contain NUL characters",
+            ));
+        }
         Ok(Self(description))
     }
 
