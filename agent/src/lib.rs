@@ -6,6 +6,7 @@
 //! metrics, `server` the HTTP endpoint, `metric` the data model and text format.
 
 pub mod app;
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod metric;

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod aws;
+
 use std::future::Future;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
