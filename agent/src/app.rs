@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::pipeline::{self, MetricOutputs};
 use crate::server;
 use crate::sinks::cloudwatch::sink::CloudWatchSink;
-use crate::sources::node;
+use crate::sources::{node, prometheus_scrape};
 use crate::telemetry::{self, Registry};
 
 /// A built agent, listening but not yet serving.
@@ -64,6 +64,21 @@ impl Application {
         }
 
         let node_outputs = MetricOutputs::new("node", metric_sinks.clone(), &registry);
+        if config.sources.prometheus_scrape.enabled {
+            if metric_sinks.is_empty() {
+                tracing::warn!(
+                    "sources.prometheus_scrape is enabled but no metrics sink is; scraped series go nowhere"
+                );
+            }
+            let outputs = MetricOutputs::new("prometheus_scrape", metric_sinks.clone(), &registry);
+            let source = prometheus_scrape::run(
+                config.sources.prometheus_scrape.clone(),
+                outputs,
+                registry.clone(),
+                shutdown.clone(),
+            );
+            tasks.push(("prometheus_scrape", tokio::spawn(source)));
+        }
 
         if config.sources.node.enabled {
             let collector = node::NodeCollector::new(config.sources.node.clone(), &registry);

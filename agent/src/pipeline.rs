@@ -13,8 +13,9 @@ use crate::telemetry::{Counter, Registry};
 /// One collection or scrape, as produced by a source.
 #[derive(Debug)]
 pub struct MetricBatch {
-    /// The producing source's name (`node`, `prometheus_scrape`, ...).
-    pub source: &'static str,
+    /// The producing source instance (`node`, `prometheus_scrape/task-api`, ...); sinks
+    /// keep per-source state (counter baselines) under it.
+    pub source: Arc<str>,
     /// When the values were read.
     pub collected_at: SystemTime,
     /// The values.

@@ -274,7 +274,7 @@ fn series_batch(count: usize, value: f64) -> Arc<MetricBatch> {
         family.push(labels([("i", &i.to_string())]), value);
     }
     Arc::new(MetricBatch {
-        source: "test",
+        source: "test".into(),
         collected_at: SystemTime::now(),
         families: vec![family],
     })

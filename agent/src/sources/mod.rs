@@ -1,12 +1,14 @@
 //! Sources: components that produce data for the pipeline.
 //!
 //! - `node`: node stats under node_exporter's names (also served on `/metrics`).
+//! - `prometheus_scrape`: other `/metrics` endpoints, for forwarding selected series.
 //!
 //! A new source is a folder here with `mod.rs` (its `//!` doc and run loop), `config.rs`
 //! (its section under `sources:`), and its tests; it gets a field in [`SourcesConfig`]
 //! and is spawned in `crate::app`.
 
 pub mod node;
+pub mod prometheus_scrape;
 
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +20,8 @@ use crate::config::{ConfigError, NotAvailable};
 pub struct SourcesConfig {
     /// Node stats.
     pub node: node::config::NodeConfig,
+    /// Prometheus endpoints to scrape and forward.
+    pub prometheus_scrape: prometheus_scrape::config::PrometheusScrapeConfig,
     /// Container logs from `/var/log/pods` (issue 5: replace with its own config type).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kubernetes_logs: Option<NotAvailable>,
@@ -26,6 +30,8 @@ pub struct SourcesConfig {
 impl SourcesConfig {
     /// Validates every source's section; `key` is this section's path.
     pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
-        self.node.validate(&format!("{key}.node"))
+        self.node.validate(&format!("{key}.node"))?;
+        self.prometheus_scrape
+            .validate(&format!("{key}.prometheus_scrape"))
     }
 }

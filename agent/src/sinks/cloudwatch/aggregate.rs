@@ -9,6 +9,7 @@
 //! dimension set is sent however often the node is collected.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::config::IdentityConfig;
@@ -68,7 +69,7 @@ struct Stats {
 pub struct Aggregator {
     rules: Vec<MetricRule>,
     identity: Vec<(String, String)>,
-    previous: HashMap<(&'static str, usize), HashMap<Labels, f64>>,
+    previous: HashMap<(Arc<str>, usize), HashMap<Labels, f64>>,
     stats: BTreeMap<(String, Vec<(String, String)>), Stats>,
 }
 
@@ -114,7 +115,7 @@ impl Aggregator {
             // (a pod's network device, an unmounted disk) do not accumulate.
             let previous = self
                 .previous
-                .remove(&(batch.source, index))
+                .remove(&(batch.source.clone(), index))
                 .unwrap_or_default();
             let mut seen = HashMap::new();
             let mut groups: BTreeMap<Vec<(String, String)>, f64> = BTreeMap::new();
@@ -153,7 +154,7 @@ impl Aggregator {
                 }
             }
             if family.kind == MetricKind::Counter {
-                self.previous.insert((batch.source, index), seen);
+                self.previous.insert((batch.source.clone(), index), seen);
             }
             let unit = Unit::infer(&family.name, family.kind);
             for (dimensions, value) in groups {
@@ -219,7 +220,7 @@ mod tests {
 
     fn batch(families: Vec<MetricFamily>) -> MetricBatch {
         MetricBatch {
-            source: "node",
+            source: "node".into(),
             collected_at: SystemTime::UNIX_EPOCH,
             families,
         }

@@ -162,6 +162,7 @@ pub async fn run(
     let mut ticker = tokio::time::interval(collector.config.collect_interval_seconds.duration());
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let collector = Arc::new(collector);
+    let source: Arc<str> = Arc::from("node");
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -179,7 +180,7 @@ pub async fn run(
         latest.send_replace(Arc::new(render(&families)));
         if !outputs.is_empty() {
             outputs.send(Arc::new(MetricBatch {
-                source: "node",
+                source: source.clone(),
                 collected_at,
                 families,
             }));
