@@ -1,18 +1,20 @@
 //! Sources: components that produce data for the pipeline.
 //!
 //! - `node`: node stats under node_exporter's names (also served on `/metrics`).
+//! - `kubernetes_logs`: container log files, for the Loki sink.
 //! - `prometheus_scrape`: other `/metrics` endpoints, for forwarding selected series.
 //!
 //! A new source is a folder here with `mod.rs` (its `//!` doc and run loop), `config.rs`
 //! (its section under `sources:`), and its tests; it gets a field in [`SourcesConfig`]
 //! and is spawned in `crate::app`.
 
+pub mod kubernetes_logs;
 pub mod node;
 pub mod prometheus_scrape;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, NotAvailable};
+use crate::config::ConfigError;
 
 /// The `sources:` section.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -22,15 +24,16 @@ pub struct SourcesConfig {
     pub node: node::config::NodeConfig,
     /// Prometheus endpoints to scrape and forward.
     pub prometheus_scrape: prometheus_scrape::config::PrometheusScrapeConfig,
-    /// Container logs from `/var/log/pods` (issue 5: replace with its own config type).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kubernetes_logs: Option<NotAvailable>,
+    /// Container log files, shipped to Loki.
+    pub kubernetes_logs: kubernetes_logs::config::KubernetesLogsConfig,
 }
 
 impl SourcesConfig {
     /// Validates every source's section; `key` is this section's path.
     pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
         self.node.validate(&format!("{key}.node"))?;
+        self.kubernetes_logs
+            .validate(&format!("{key}.kubernetes_logs"))?;
         self.prometheus_scrape
             .validate(&format!("{key}.prometheus_scrape"))
     }
