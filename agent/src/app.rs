@@ -13,11 +13,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::checkpoint::Positions;
 use crate::config::Config;
 use crate::pipeline::{self, MetricOutputs};
 use crate::server;
 use crate::sinks::cloudwatch::sink::CloudWatchSink;
-use crate::sources::{node, prometheus_scrape};
+use crate::sinks::loki::LokiSink;
+use crate::sources::{kubernetes_logs, node, prometheus_scrape};
 use crate::telemetry::{self, Registry};
 
 /// A built agent, listening but not yet serving.
@@ -78,6 +80,10 @@ impl Application {
                 shutdown.clone(),
             );
             tasks.push(("prometheus_scrape", tokio::spawn(source)));
+        }
+
+        if config.sources.kubernetes_logs.enabled {
+            tasks.extend(start_logs(&config, &registry, &shutdown)?);
         }
 
         if config.sources.node.enabled {
@@ -143,6 +149,39 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The log pipeline: reader thread → Loki sink → positions file (see
+/// `crate::sources::kubernetes_logs` for why the sink, not the reader, checkpoints).
+fn start_logs(
+    config: &Config,
+    registry: &Registry,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Vec<(&'static str, JoinHandle<()>)>> {
+    let logs = &config.sources.kubernetes_logs;
+    let positions = Positions::open(&logs.positions_path).with_context(|| {
+        format!(
+            "sources.kubernetes_logs.positions_path: cannot use {}",
+            logs.positions_path.display()
+        )
+    })?;
+    let sink = LokiSink::new(config.sinks.loki.clone(), positions.clone(), registry)
+        .context("sinks.loki")?;
+    let (input, reader) = kubernetes_logs::spawn(
+        logs.clone(),
+        config.identity.node.clone(),
+        positions.clone(),
+        registry,
+        shutdown.clone(),
+    )
+    .context("cannot start the log reader thread")?;
+    let flush_timeout = config.shutdown.timeout_seconds.duration();
+    let sync = logs.positions_sync_interval_seconds.duration();
+    Ok(vec![
+        ("kubernetes_logs", reader),
+        ("loki", tokio::spawn(sink.run(input, shutdown.clone(), flush_timeout))),
+        ("positions", tokio::spawn(positions.run_flusher(sync, shutdown.clone()))),
+    ])
 }
 
 /// Cancels `token` on SIGTERM or SIGINT.

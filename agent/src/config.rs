@@ -305,6 +305,12 @@ impl Config {
             .check_range("shutdown.timeout_seconds", 0.0, 300.0)?;
         self.sources.validate("sources")?;
         self.sinks.validate("sinks")?;
+        if self.sources.kubernetes_logs.enabled && !self.sinks.loki.enabled {
+            return Err(ConfigError::invalid(
+                "sinks.loki.enabled",
+                "must be true when sources.kubernetes_logs.enabled is: logs go only to Loki",
+            ));
+        }
         Ok(())
     }
 

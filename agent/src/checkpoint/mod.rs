@@ -126,6 +126,9 @@ struct State {
 pub struct Positions {
     path: PathBuf,
     state: Arc<Mutex<State>>,
+    /// Held while writing, so the periodic and the shutdown write never share the
+    /// temporary file.
+    writing: Arc<Mutex<()>>,
 }
 
 impl Positions {
@@ -152,6 +155,7 @@ impl Positions {
                 records,
                 ..State::default()
             })),
+            writing: Arc::default(),
         })
     }
 
@@ -200,6 +204,7 @@ impl Positions {
 
     /// Writes the file if anything changed since the last write.
     pub fn save(&self) -> io::Result<()> {
+        let _writing = self.writing.lock().expect("positions writer poisoned");
         let bytes = {
             let mut state = self.lock();
             if !state.dirty {
@@ -219,7 +224,8 @@ impl Positions {
         result
     }
 
-    /// Saves every `interval` until `shutdown`, then once more.
+    /// Saves every `interval` until `shutdown`; the final write is the Loki sink's, after
+    /// its last acknowledgement.
     pub async fn run_flusher(self, interval: Duration, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -5,10 +5,11 @@
 //! spawned in `crate::app`.
 
 pub mod cloudwatch;
+pub mod loki;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, NotAvailable};
+use crate::config::ConfigError;
 use crate::telemetry::{Counter, DURATION_BUCKETS, Gauge, Histogram, Registry};
 
 /// The `sinks:` section.
@@ -17,15 +18,15 @@ use crate::telemetry::{Counter, DURATION_BUCKETS, Gauge, Histogram, Registry};
 pub struct SinksConfig {
     /// Metrics to CloudWatch.
     pub cloudwatch: cloudwatch::config::CloudWatchConfig,
-    /// Log lines to Loki (issue 5: replace with its own config type).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub loki: Option<NotAvailable>,
+    /// Log lines to Loki.
+    pub loki: loki::config::LokiConfig,
 }
 
 impl SinksConfig {
     /// Validates every sink's section; `key` is this section's path.
     pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
-        self.cloudwatch.validate(&format!("{key}.cloudwatch"))
+        self.cloudwatch.validate(&format!("{key}.cloudwatch"))?;
+        self.loki.validate(&format!("{key}.loki"))
     }
 }
 

@@ -46,15 +46,16 @@ pub struct LogBatch {
     pub bytes: usize,
 }
 
-/// Starts the reader on its own thread (file reads block) and returns the sink's input.
-/// The thread ends when `shutdown` fires or the receiver is dropped.
+/// Starts the reader on its own thread (file reads block) and returns the sink's input
+/// and a task that completes when the thread has ended (on `shutdown`, or when the
+/// receiver is dropped).
 pub fn spawn(
     config: config::KubernetesLogsConfig,
     node: String,
     positions: Positions,
     registry: &Registry,
     shutdown: CancellationToken,
-) -> std::io::Result<(mpsc::Receiver<LogBatch>, std::thread::JoinHandle<()>)> {
+) -> std::io::Result<(mpsc::Receiver<LogBatch>, tokio::task::JoinHandle<()>)> {
     let (tx, rx) = mpsc::channel(tailer::channel_capacity(&config));
     let reader = tailer::Reader::new(
         config,
@@ -63,8 +64,16 @@ pub fn spawn(
         tx,
         telemetry::ReaderTelemetry::new(registry),
     );
-    let handle = std::thread::Builder::new()
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
         .name("logs-reader".to_string())
-        .spawn(move || reader.run(shutdown))?;
+        .spawn(move || {
+            reader.run(shutdown);
+            let _ = done_tx.send(());
+        })?;
+    // Awaiting a oneshot rather than joining keeps the runtime's few blocking threads free.
+    let handle = tokio::spawn(async move {
+        let _ = done_rx.await;
+    });
     Ok((rx, handle))
 }
