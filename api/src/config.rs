@@ -105,6 +105,36 @@ pub const SETTINGS: &[Setting] = &[
         default: Some("info"),
         help: "Log filter, e.g. info,task_api=debug.",
     },
+    Setting {
+        name: "TASKS_GAUGE_INTERVAL",
+        default: Some("15s"),
+        help: "How often the task_api_tasks{status} gauge is refreshed from the database.",
+    },
+    Setting {
+        name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+        default: None,
+        help: "OTLP/HTTP collector, e.g. http://otel-collector:4318; traces are exported only when set.",
+    },
+    Setting {
+        name: "OTEL_SERVICE_NAME",
+        default: Some("task-api"),
+        help: "service.name of the traces.",
+    },
+    Setting {
+        name: "OTEL_RESOURCE_ATTRIBUTES",
+        default: None,
+        help: "Extra resource attributes, k=v,k2=v2.",
+    },
+    Setting {
+        name: "OTEL_TRACES_SAMPLER",
+        default: Some("parentbased_always_on"),
+        help: "always_on, always_off, traceidratio or parentbased_{always_on,always_off,traceidratio}.",
+    },
+    Setting {
+        name: "OTEL_TRACES_SAMPLER_ARG",
+        default: None,
+        help: "Sampling ratio for the traceidratio samplers, 0 to 1.",
+    },
 ];
 
 /// The service's whole configuration, validated.
@@ -117,6 +147,7 @@ pub struct Settings {
     pub http: HttpSettings,
     pub shutdown: ShutdownSettings,
     pub log: LogSettings,
+    pub tasks_gauge_interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -239,7 +270,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(variable: &'static str, value: &str, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(variable: &'static str, value: &str, reason: impl Into<String>) -> Self {
         let shown_value = if variable.contains("SECRET") || variable == "DATABASE_URL" {
             "<redacted>".to_owned()
         } else {
@@ -378,6 +409,16 @@ impl Settings {
                     }
                 },
                 filter: source.required("RUST_LOG"),
+            },
+            tasks_gauge_interval: match source.duration("TASKS_GAUGE_INTERVAL")? {
+                interval if interval.is_zero() => {
+                    return Err(ConfigError::new(
+                        "TASKS_GAUGE_INTERVAL",
+                        "0",
+                        "expected a duration above zero",
+                    ));
+                }
+                interval => interval,
             },
         };
         Ok(settings)

@@ -28,7 +28,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init_logging(&settings.log);
+    let telemetry = match telemetry::init(&settings.log) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("task-api: {error}");
+            return ExitCode::from(2);
+        }
+    };
     let result = async {
         Application::build(settings)
             .await?
@@ -36,6 +42,7 @@ async fn main() -> ExitCode {
             .await
     }
     .await;
+    telemetry.shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

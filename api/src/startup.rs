@@ -29,6 +29,7 @@ use crate::{
     problem::ApiError,
     request_id, routes,
     store::{Database, TaskStore},
+    telemetry::{self, metrics::Metrics},
 };
 
 /// What every handler can reach.
@@ -37,6 +38,7 @@ pub struct AppState {
     pub store: TaskStore,
     pub authenticator: Arc<Authenticator>,
     pub readiness: Arc<Readiness>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Whether this instance should receive traffic.
@@ -77,10 +79,12 @@ impl Application {
             Database::connect_lazy(&settings.database).context("DATABASE_URL cannot be used")?;
         let public_listener = bind(settings.listen_addr, "LISTEN_ADDR").await?;
         let admin_listener = bind(settings.admin_listen_addr, "ADMIN_LISTEN_ADDR").await?;
+        let metrics = Arc::new(Metrics::new());
         let state = AppState {
-            store: TaskStore::new(database),
+            store: TaskStore::new(database, metrics.clone()),
             authenticator: Arc::new(authenticator),
             readiness: Arc::new(Readiness::default()),
+            metrics,
         };
         Ok(Self {
             public_listener,
@@ -121,7 +125,10 @@ impl Application {
             database = %settings.database.url,
             "task-api serving"
         );
-        let migrations = tokio::spawn(migrate_until_done(state.clone()));
+        let migrations = tokio::spawn(migrate_until_done(
+            state.clone(),
+            settings.tasks_gauge_interval,
+        ));
 
         let (stop_public, public_stopped) = watch::channel(false);
         let (stop_admin, admin_stopped) = watch::channel(false);
@@ -205,6 +212,10 @@ fn public_router(settings: &Settings, state: AppState) -> Router {
             state.clone(),
             require_migrated,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            telemetry::http::observe,
+        ))
         .layer(middleware::from_fn(request_id::propagate))
         .with_state(state)
 }
@@ -223,8 +234,9 @@ async fn require_migrated(
 }
 
 /// Applies migrations, retrying with backoff while the database is unreachable, so that a
-/// database that is down at start delays readiness instead of crashing the process.
-async fn migrate_until_done(state: AppState) {
+/// database that is down at start delays readiness instead of crashing the process. Then
+/// keeps the tasks-by-status gauges fresh: one query per interval, never one per scrape.
+async fn migrate_until_done(state: AppState, gauge_interval: Duration) {
     let mut delay = Duration::from_millis(200);
     loop {
         match state.store.database().migrate().await {
@@ -234,12 +246,22 @@ async fn migrate_until_done(state: AppState) {
                     db_system_name = state.store.database().system_name(),
                     "database migrations applied"
                 );
-                return;
+                break;
             }
             Err(error) => {
                 tracing::warn!(error = %error, retry_in = ?delay, "database migrations failed; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    let mut ticks = tokio::time::interval(gauge_interval);
+    loop {
+        ticks.tick().await;
+        match state.store.count_by_status().await {
+            Ok(counts) => state.metrics.set_tasks_by_status(&counts),
+            Err(error) => {
+                tracing::warn!(error = %error, "refreshing the tasks-by-status gauge failed")
             }
         }
     }

@@ -3,6 +3,7 @@
 mod cursor;
 pub mod health;
 mod json;
+pub mod metrics;
 pub mod openapi;
 pub mod tasks;
 
@@ -30,9 +31,10 @@ pub fn api_router() -> Router<AppState> {
         })
 }
 
-/// `/livez` and `/readyz` (and `/metrics`) on the admin listener.
+/// `/livez`, `/readyz` and `/metrics` on the admin listener, outside the RED metrics.
 pub fn admin_router() -> Router<AppState> {
     Router::new()
         .route("/livez", get(health::livez))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
 }

@@ -346,6 +346,7 @@ pub async fn create_task(
 ) -> Result<Response, ApiError> {
     let task = Task::create(NewTask::try_from(request)?, Utc::now());
     state.store.insert(&owner.0, &task).await?;
+    state.metrics.tasks_created.inc();
     let mut response = task_response(StatusCode::CREATED, &task);
     let location =
         HeaderValue::from_str(&format!("/api/v1/tasks/{}", task.id)).expect("uuids are ASCII");
@@ -484,7 +485,12 @@ pub async fn update_task(
             .update(&owner.0, &updated, current.version)
             .await?
         {
-            UpdateOutcome::Updated => return Ok(task_response(StatusCode::OK, &updated)),
+            UpdateOutcome::Updated => {
+                if updated.status == TaskStatus::Done && current.status != TaskStatus::Done {
+                    state.metrics.tasks_completed.inc();
+                }
+                return Ok(task_response(StatusCode::OK, &updated));
+            }
             UpdateOutcome::NotFound => return Err(ApiError::TaskNotFound),
             // Someone else changed it between our read and write. With If-Match the client
             // asked for exactly that version, which is gone; without, read again and retry.
@@ -537,7 +543,10 @@ pub async fn delete_task(
         }
     };
     match state.store.delete(&owner.0, id, expected_version).await? {
-        UpdateOutcome::Updated => Ok(StatusCode::NO_CONTENT),
+        UpdateOutcome::Updated => {
+            state.metrics.tasks_deleted.inc();
+            Ok(StatusCode::NO_CONTENT)
+        }
         UpdateOutcome::NotFound => Err(ApiError::TaskNotFound),
         UpdateOutcome::VersionMismatch => Err(ApiError::PreconditionFailed),
     }

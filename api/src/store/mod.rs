@@ -34,7 +34,6 @@ macro_rules! on_pool {
         }
     };
 }
-pub(crate) use on_pool;
 
 /// Why the store could not do what it was asked; callers map `Unavailable` to 503.
 #[derive(Debug, thiserror::Error)]

@@ -1,14 +1,48 @@
 //! The `tasks` table: every query is scoped to one owner, so one owner's tasks are
 //! invisible to every other owner at the lowest layer.
 
+use std::{future::Future, sync::Arc, time::Instant};
+
 use chrono::{DateTime, Utc};
+use tracing::Instrument as _;
 use uuid::Uuid;
 
-use super::{Database, StoreError, on_pool};
-use crate::domain::{
-    Keyset, SortDirection, SortKey, Task, TaskDescription, TaskPriority, TaskQuery, TaskStatus,
-    TaskTitle,
+use super::{Database, StoreError};
+use crate::{
+    domain::{
+        Keyset, SortDirection, SortKey, Task, TaskDescription, TaskPriority, TaskQuery, TaskStatus,
+        TaskTitle,
+    },
+    telemetry::metrics::{DbLabels, Metrics, POOL_NAME, PoolLabels},
 };
+
+/// Runs `$body` with `$conn` bound to a connection of whichever backend the store uses,
+/// inside a client span, recording the pool wait and the operation's duration. Like
+/// `on_pool!`, the body is compiled once per backend.
+macro_rules! with_conn {
+    ($store:expr, $operation:expr, |$conn:ident| $body:expr) => {
+        $store
+            .observe($operation, async {
+                match &$store.db {
+                    Database::Postgres(pool) => {
+                        let waiting = Instant::now();
+                        let mut connection = pool.acquire().await?;
+                        $store.record_pool_wait(waiting);
+                        let $conn = &mut *connection;
+                        $body
+                    }
+                    Database::Sqlite(pool) => {
+                        let waiting = Instant::now();
+                        let mut connection = pool.acquire().await?;
+                        $store.record_pool_wait(waiting);
+                        let $conn = &mut *connection;
+                        $body
+                    }
+                }
+            })
+            .await
+    };
+}
 
 /// The selected columns, as a macro so queries can be `&'static str` built with `concat!`.
 macro_rules! columns {
@@ -63,14 +97,56 @@ pub enum UpdateOutcome {
 pub type DeleteOutcome = UpdateOutcome;
 
 /// Queries on the `tasks` table.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct TaskStore {
     db: Database,
+    metrics: Arc<Metrics>,
 }
 
 impl TaskStore {
-    pub fn new(db: Database) -> Self {
-        Self { db }
+    pub fn new(db: Database, metrics: Arc<Metrics>) -> Self {
+        Self { db, metrics }
+    }
+
+    /// Runs one database operation inside a client span named `{operation} tasks`.
+    async fn observe<T>(
+        &self,
+        operation: &'static str,
+        work: impl Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, StoreError> {
+        let system = self.db.system_name();
+        let span = tracing::info_span!(
+            target: "task_api::db",
+            "db",
+            otel.name = %format_args!("{operation} tasks"),
+            otel.kind = "client",
+            db.system.name = system,
+            db.operation.name = operation,
+            db.collection.name = "tasks",
+        );
+        let started = Instant::now();
+        let result = work.instrument(span).await;
+        let labels = DbLabels {
+            db_system_name: system,
+            db_operation_name: operation,
+            db_collection_name: "tasks",
+        };
+        self.metrics
+            .db_duration
+            .get_or_create(&labels)
+            .observe(started.elapsed().as_secs_f64());
+        result.map_err(StoreError::from)
+    }
+
+    fn record_pool_wait(&self, waiting: Instant) {
+        let labels = PoolLabels {
+            db_system_name: self.db.system_name(),
+            db_client_connection_pool_name: POOL_NAME,
+        };
+        self.metrics
+            .pool_wait
+            .get_or_create(&labels)
+            .observe(waiting.elapsed().as_secs_f64());
     }
 
     pub fn database(&self) -> &Database {
@@ -80,7 +156,7 @@ impl TaskStore {
     pub async fn insert(&self, owner: &str, task: &Task) -> Result<(), StoreError> {
         let sql = "INSERT INTO tasks (id, owner, title, description, status, priority, due_at, created_at, \
                    updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-        on_pool!(&self.db, |pool| sqlx::query(sql)
+        with_conn!(self, "INSERT", |conn| sqlx::query(sql)
             .bind(task.id)
             .bind(owner)
             .bind(task.title.as_str())
@@ -91,7 +167,7 @@ impl TaskStore {
             .bind(task.created_at)
             .bind(task.updated_at)
             .bind(task.version)
-            .execute(pool)
+            .execute(conn)
             .await
             .map(|r| r.rows_affected()))?;
         Ok(())
@@ -103,10 +179,10 @@ impl TaskStore {
             columns!(),
             " FROM tasks WHERE id = $1 AND owner = $2"
         );
-        let row = on_pool!(&self.db, |pool| sqlx::query_as::<_, TaskRow>(sql)
+        let row = with_conn!(self, "SELECT", |conn| sqlx::query_as::<_, TaskRow>(sql)
             .bind(id)
             .bind(owner)
-            .fetch_optional(pool)
+            .fetch_optional(conn)
             .await)?;
         row.map(Task::try_from).transpose()
     }
@@ -114,7 +190,7 @@ impl TaskStore {
     /// One page of the owner's tasks in the query's order, starting after `query.after`.
     pub async fn list(&self, owner: &str, query: &TaskQuery) -> Result<Vec<Task>, StoreError> {
         let plan = ListPlan::new(query);
-        let rows = on_pool!(&self.db, |pool| {
+        let rows = with_conn!(self, "SELECT", |conn| {
             // The plan is assembled from fixed fragments only; every value is a bind parameter.
             let mut q =
                 sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(plan.sql.as_str())).bind(owner);
@@ -130,7 +206,7 @@ impl TaskStore {
                 }
                 q = q.bind(after.id);
             }
-            q.bind(i64::from(query.limit)).fetch_all(pool).await
+            q.bind(i64::from(query.limit)).fetch_all(conn).await
         })?;
         rows.into_iter().map(Task::try_from).collect()
     }
@@ -144,7 +220,7 @@ impl TaskStore {
     ) -> Result<UpdateOutcome, StoreError> {
         let sql = "UPDATE tasks SET title = $1, description = $2, status = $3, priority = $4, due_at = $5, \
                    updated_at = $6, version = $7 WHERE id = $8 AND owner = $9 AND version = $10";
-        let result = on_pool!(&self.db, |pool| sqlx::query(sql)
+        let result = with_conn!(self, "UPDATE", |conn| sqlx::query(sql)
             .bind(task.title.as_str())
             .bind(task.description.as_str())
             .bind(task.status.as_str())
@@ -155,7 +231,7 @@ impl TaskStore {
             .bind(task.id)
             .bind(owner)
             .bind(expected_version)
-            .execute(pool)
+            .execute(conn)
             .await
             .map(|r| r.rows_affected()))?;
         self.outcome(owner, task.id, result).await
@@ -169,21 +245,21 @@ impl TaskStore {
         expected_version: Option<i64>,
     ) -> Result<DeleteOutcome, StoreError> {
         let affected = match expected_version {
-            Some(version) => on_pool!(&self.db, |pool| sqlx::query(
+            Some(version) => with_conn!(self, "DELETE", |conn| sqlx::query(
                 "DELETE FROM tasks WHERE id = $1 AND owner = $2 AND version = $3"
             )
             .bind(id)
             .bind(owner)
             .bind(version)
-            .execute(pool)
+            .execute(conn)
             .await
             .map(|r| r.rows_affected()))?,
-            None => on_pool!(&self.db, |pool| sqlx::query(
+            None => with_conn!(self, "DELETE", |conn| sqlx::query(
                 "DELETE FROM tasks WHERE id = $1 AND owner = $2"
             )
             .bind(id)
             .bind(owner)
-            .execute(pool)
+            .execute(conn)
             .await
             .map(|r| r.rows_affected()))?,
         };
@@ -208,10 +284,10 @@ impl TaskStore {
 
     /// Tasks per status across all owners, for the business gauges.
     pub async fn count_by_status(&self) -> Result<Vec<(TaskStatus, i64)>, StoreError> {
-        let rows: Vec<(String, i64)> = on_pool!(&self.db, |pool| sqlx::query_as(
+        let rows: Vec<(String, i64)> = with_conn!(self, "SELECT", |conn| sqlx::query_as(
             "SELECT status, COUNT(*) FROM tasks GROUP BY status"
         )
-        .fetch_all(pool)
+        .fetch_all(conn)
         .await)?;
         Ok(rows
             .into_iter()

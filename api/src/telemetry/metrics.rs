@@ -1,0 +1,329 @@
+//! The service's Prometheus metrics: RED metrics of the HTTP server, database client
+//! metrics, business counters, process metrics and build info.
+//!
+//! Names follow the OpenTelemetry semantic conventions in Prometheus form
+//! (`http.server.request.duration` → `http_server_request_duration_seconds`). We use the
+//! `prometheus-client` crate rather than the OpenTelemetry Prometheus exporter because the
+//! latter cannot attach exemplars, and exemplars are how a latency panel links to the trace.
+
+use std::fmt::Write as _;
+
+use prometheus_client::{
+    encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder},
+    metrics::{
+        counter::Counter, exemplar::HistogramWithExemplars, family::Family, gauge::Gauge,
+        histogram::Histogram, info::Info,
+    },
+    registry::{Registry, Unit},
+};
+
+use super::{exposition, process};
+use crate::domain::TaskStatus;
+
+/// Bucket boundaries the HTTP semantic conventions advise for request duration (seconds).
+pub const HTTP_DURATION_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+/// Bucket boundaries the database semantic conventions advise for operation duration (seconds).
+pub const DB_DURATION_BUCKETS: [f64; 9] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0];
+/// Body sizes from 64 B to 64 KiB (the default body limit) and beyond.
+pub const BODY_SIZE_BUCKETS: [f64; 8] = [
+    64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0,
+];
+/// The `http_route` of requests that matched no route: one series however many paths scanners try.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Labels of the HTTP server request metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub http_request_method: &'static str,
+    pub http_route: &'static str,
+    pub http_response_status_code: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MethodLabels {
+    pub http_request_method: &'static str,
+}
+
+/// The exemplar of an observation: the trace that produced it.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TraceExemplar {
+    pub trace_id: String,
+    pub span_id: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DbLabels {
+    pub db_system_name: &'static str,
+    pub db_operation_name: &'static str,
+    pub db_collection_name: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolLabels {
+    pub db_system_name: &'static str,
+    pub db_client_connection_pool_name: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolStateLabels {
+    pub db_system_name: &'static str,
+    pub db_client_connection_pool_name: &'static str,
+    pub db_client_connection_state: ConnectionState,
+}
+
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum ConnectionState {
+    Used,
+    Idle,
+}
+
+impl EncodeLabelValue for ConnectionState {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encoder.write_str(match self {
+            ConnectionState::Used => "used",
+            ConnectionState::Idle => "idle",
+        })
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabels {
+    pub status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    revision: &'static str,
+}
+
+/// The name of the (single) connection pool in `db_client_connection_pool_name`.
+pub const POOL_NAME: &str = "tasks";
+
+/// Every metric the service exposes, registered once.
+pub struct Metrics {
+    registry: Registry,
+    pub http_duration: Family<HttpLabels, HistogramWithExemplars<TraceExemplar>>,
+    pub http_active: Family<MethodLabels, Gauge>,
+    pub http_request_body_size: Family<HttpLabels, Histogram>,
+    pub http_response_body_size: Family<HttpLabels, Histogram>,
+    pub db_duration: Family<DbLabels, Histogram>,
+    pub pool_connections: Family<PoolStateLabels, Gauge>,
+    pub pool_max: Family<PoolLabels, Gauge>,
+    pub pool_wait: Family<PoolLabels, Histogram>,
+    pub tasks_created: Counter,
+    pub tasks_completed: Counter,
+    pub tasks_deleted: Counter,
+    pub tasks_by_status: Family<StatusLabels, Gauge<i64, std::sync::atomic::AtomicI64>>,
+    pub process: process::ProcessMetrics,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let http_duration =
+            Family::<HttpLabels, HistogramWithExemplars<TraceExemplar>>::new_with_constructor(
+                || HistogramWithExemplars::new(HTTP_DURATION_BUCKETS.into_iter()),
+            );
+        registry.register_with_unit(
+            "http_server_request_duration",
+            "Duration of HTTP server requests",
+            Unit::Seconds,
+            http_duration.clone(),
+        );
+        let http_active = Family::<MethodLabels, Gauge>::default();
+        registry.register(
+            "http_server_active_requests",
+            "Number of active HTTP server requests",
+            http_active.clone(),
+        );
+        let body_histogram = || Histogram::new(BODY_SIZE_BUCKETS.into_iter());
+        let http_request_body_size =
+            Family::<HttpLabels, Histogram>::new_with_constructor(body_histogram);
+        registry.register_with_unit(
+            "http_server_request_body_size",
+            "Size of HTTP server request bodies",
+            Unit::Bytes,
+            http_request_body_size.clone(),
+        );
+        let http_response_body_size =
+            Family::<HttpLabels, Histogram>::new_with_constructor(body_histogram);
+        registry.register_with_unit(
+            "http_server_response_body_size",
+            "Size of HTTP server response bodies",
+            Unit::Bytes,
+            http_response_body_size.clone(),
+        );
+        let db_duration = Family::<DbLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(DB_DURATION_BUCKETS.into_iter())
+        });
+        registry.register_with_unit(
+            "db_client_operation_duration",
+            "Duration of database client operations",
+            Unit::Seconds,
+            db_duration.clone(),
+        );
+        let pool_connections = Family::<PoolStateLabels, Gauge>::default();
+        registry.register(
+            "db_client_connections_usage",
+            "Connections in the pool by state (used, idle)",
+            pool_connections.clone(),
+        );
+        let pool_max = Family::<PoolLabels, Gauge>::default();
+        registry.register(
+            "db_client_connection_max",
+            "Maximum connections the pool allows",
+            pool_max.clone(),
+        );
+        let pool_wait = Family::<PoolLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(DB_DURATION_BUCKETS.into_iter())
+        });
+        registry.register_with_unit(
+            "db_client_connection_wait_time",
+            "Time spent waiting for a pool connection",
+            Unit::Seconds,
+            pool_wait.clone(),
+        );
+        let tasks_created = Counter::default();
+        registry.register(
+            "task_api_tasks_created",
+            "Tasks created",
+            tasks_created.clone(),
+        );
+        let tasks_completed = Counter::default();
+        registry.register(
+            "task_api_tasks_completed",
+            "Tasks moved to status done",
+            tasks_completed.clone(),
+        );
+        let tasks_deleted = Counter::default();
+        registry.register(
+            "task_api_tasks_deleted",
+            "Tasks deleted",
+            tasks_deleted.clone(),
+        );
+        let tasks_by_status =
+            Family::<StatusLabels, Gauge<i64, std::sync::atomic::AtomicI64>>::default();
+        registry.register(
+            "task_api_tasks",
+            "Stored tasks by status, refreshed on an interval (not per scrape)",
+            tasks_by_status.clone(),
+        );
+        registry.register(
+            "task_api_build",
+            "Version and git revision of the running binary",
+            Info::new(BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+                revision: super::GIT_REVISION,
+            }),
+        );
+        let process = process::ProcessMetrics::register(&mut registry);
+        Metrics {
+            registry,
+            http_duration,
+            http_active,
+            http_request_body_size,
+            http_response_body_size,
+            db_duration,
+            pool_connections,
+            pool_max,
+            pool_wait,
+            tasks_created,
+            tasks_completed,
+            tasks_deleted,
+            tasks_by_status,
+            process,
+        }
+    }
+
+    /// Stores the latest task counts; statuses without tasks read 0.
+    pub fn set_tasks_by_status(&self, counts: &[(TaskStatus, i64)]) {
+        for status in TaskStatus::ALL {
+            let count = counts
+                .iter()
+                .find(|(s, _)| *s == status)
+                .map_or(0, |(_, n)| *n);
+            self.tasks_by_status
+                .get_or_create(&StatusLabels {
+                    status: status.as_str(),
+                })
+                .set(count);
+        }
+    }
+
+    /// The exposition in OpenMetrics text (with exemplars) or the classic text format.
+    pub fn encode(&self, openmetrics: bool) -> String {
+        self.process.refresh();
+        let mut text = String::with_capacity(16 * 1024);
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String never fails");
+        if openmetrics {
+            text
+        } else {
+            exposition::to_classic_text(&text)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_is_exposed_under_its_semantic_convention_name() {
+        let metrics = Metrics::new();
+        let labels = HttpLabels {
+            http_request_method: "GET",
+            http_route: "/api/v1/tasks",
+            http_response_status_code: 200,
+        };
+        metrics.http_duration.get_or_create(&labels).observe(
+            0.02,
+            Some(TraceExemplar {
+                trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
+                span_id: "b7ad6b7169203331".into(),
+            }),
+            None,
+        );
+        metrics.set_tasks_by_status(&[(TaskStatus::Done, 3)]);
+        let openmetrics = metrics.encode(true);
+        assert!(
+            openmetrics.contains("# TYPE http_server_request_duration_seconds histogram"),
+            "{openmetrics}"
+        );
+        assert!(
+            openmetrics.contains("trace_id=\"0af7651916cd43dd8448eb211c80319c\""),
+            "{openmetrics}"
+        );
+        assert!(openmetrics.ends_with("# EOF\n"));
+        let classic = metrics.encode(false);
+        assert!(
+            !classic.contains("trace_id"),
+            "no exemplars in the classic format"
+        );
+        assert!(
+            classic.contains("task_api_tasks{status=\"todo\"} 0"),
+            "{classic}"
+        );
+        assert!(
+            classic.contains("task_api_tasks{status=\"done\"} 3"),
+            "{classic}"
+        );
+        assert!(
+            classic.contains("# TYPE task_api_tasks_created_total counter"),
+            "{classic}"
+        );
+        assert!(
+            classic.contains("task_api_build_info{version="),
+            "{classic}"
+        );
+    }
+}
