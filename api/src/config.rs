@@ -106,6 +106,11 @@ pub const SETTINGS: &[Setting] = &[
         help: "Log filter, e.g. info,task_api=debug.",
     },
     Setting {
+        name: "TELEMETRY_ENABLED",
+        default: Some("true"),
+        help: "false drops request spans, RED metrics and trace export; for overhead benchmarks only.",
+    },
+    Setting {
         name: "TASKS_GAUGE_INTERVAL",
         default: Some("15s"),
         help: "How often the task_api_tasks{status} gauge is refreshed from the database.",
@@ -148,6 +153,7 @@ pub struct Settings {
     pub shutdown: ShutdownSettings,
     pub log: LogSettings,
     pub tasks_gauge_interval: Duration,
+    pub telemetry_enabled: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -409,6 +415,17 @@ impl Settings {
                     }
                 },
                 filter: source.required("RUST_LOG"),
+            },
+            telemetry_enabled: match source.required("TELEMETRY_ENABLED").as_str() {
+                "true" => true,
+                "false" => false,
+                other => {
+                    return Err(ConfigError::new(
+                        "TELEMETRY_ENABLED",
+                        other,
+                        "expected true or false",
+                    ));
+                }
             },
             tasks_gauge_interval: match source.duration("TASKS_GAUGE_INTERVAL")? {
                 interval if interval.is_zero() => {

@@ -28,7 +28,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let telemetry = match telemetry::init(&settings.log) {
+    let telemetry = match telemetry::init(&settings.log, settings.telemetry_enabled) {
         Ok(guard) => guard,
         Err(error) => {
             eprintln!("task-api: {error}");

@@ -79,7 +79,7 @@ impl Application {
             Database::connect_lazy(&settings.database).context("DATABASE_URL cannot be used")?;
         let public_listener = bind(settings.listen_addr, "LISTEN_ADDR").await?;
         let admin_listener = bind(settings.admin_listen_addr, "ADMIN_LISTEN_ADDR").await?;
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::new(settings.telemetry_enabled));
         let state = AppState {
             store: TaskStore::new(database, metrics.clone()),
             authenticator: Arc::new(authenticator),
@@ -205,17 +205,22 @@ fn public_router(settings: &Settings, state: AppState) -> Router {
             settings.http.concurrency_limit,
         ))
         .timeout(settings.http.request_timeout);
-    routes::api_router()
+    let router = routes::api_router()
         .layer(DefaultBodyLimit::max(settings.http.body_limit_bytes))
         .layer(protection)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_migrated,
-        ))
-        .layer(middleware::from_fn_with_state(
+        ));
+    let router = if settings.telemetry_enabled {
+        router.layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             telemetry::http::observe,
         ))
+    } else {
+        router
+    };
+    router
         .layer(middleware::from_fn(request_id::propagate))
         .with_state(state)
 }

@@ -114,6 +114,9 @@ impl TaskStore {
         operation: &'static str,
         work: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> Result<T, StoreError> {
+        if !self.metrics.recording {
+            return work.await.map_err(StoreError::from);
+        }
         let system = self.db.system_name();
         let span = tracing::info_span!(
             target: "task_api::db",

@@ -105,6 +105,8 @@ pub const POOL_NAME: &str = "tasks";
 /// Every metric the service exposes, registered once.
 pub struct Metrics {
     registry: Registry,
+    /// False when TELEMETRY_ENABLED=false: the store then skips its spans and histograms.
+    pub recording: bool,
     pub http_duration: Family<HttpLabels, HistogramWithExemplars<TraceExemplar>>,
     pub http_active: Family<MethodLabels, Gauge>,
     pub http_request_body_size: Family<HttpLabels, Histogram>,
@@ -122,12 +124,12 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        Self::new()
+        Self::new(true)
     }
 }
 
 impl Metrics {
-    pub fn new() -> Self {
+    pub fn new(recording: bool) -> Self {
         let mut registry = Registry::default();
         let http_duration =
             Family::<HttpLabels, HistogramWithExemplars<TraceExemplar>>::new_with_constructor(
@@ -228,6 +230,7 @@ impl Metrics {
         let process = process::ProcessMetrics::register(&mut registry);
         Metrics {
             registry,
+            recording,
             http_duration,
             http_active,
             http_request_body_size,
@@ -279,7 +282,7 @@ mod tests {
 
     #[test]
     fn every_family_is_exposed_under_its_semantic_convention_name() {
-        let metrics = Metrics::new();
+        let metrics = Metrics::default();
         let labels = HttpLabels {
             http_request_method: "GET",
             http_route: "/api/v1/tasks",

@@ -34,7 +34,7 @@ impl TelemetryGuard {
 
 /// Installs the global subscriber: logs filtered by `RUST_LOG`, and spans of this crate
 /// to OpenTelemetry whatever the log level (a quiet log must not blind the traces).
-pub fn init(settings: &LogSettings) -> Result<TelemetryGuard, ConfigError> {
+pub fn init(settings: &LogSettings, enabled: bool) -> Result<TelemetryGuard, ConfigError> {
     let filter = EnvFilter::try_new(&settings.filter).map_err(|e| {
         ConfigError::new(
             "RUST_LOG",
@@ -47,9 +47,11 @@ pub fn init(settings: &LogSettings) -> Result<TelemetryGuard, ConfigError> {
     let span_filter = Targets::new()
         .with_target("task_api::http", tracing::Level::INFO)
         .with_target("task_api::db", tracing::Level::INFO);
-    let otel = tracing_opentelemetry::layer()
-        .with_tracer(tracer)
-        .with_filter(span_filter);
+    let otel = enabled.then(|| {
+        tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_filter(span_filter)
+    });
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stdout);
     let fmt = match settings.format {
         LogFormat::Json => fmt.event_format(logging::JsonLines).boxed(),
