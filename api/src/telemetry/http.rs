@@ -118,7 +118,8 @@ pub async fn observe(
         .exact()
         .or_else(|| content_length(response.headers()))
         .unwrap_or(0);
-    span.record("http.response.status_code", status);
+    // i64: tracing-opentelemetry exports unsigned fields as strings.
+    span.record("http.response.status_code", i64::from(status));
     if status >= 500 {
         span.record("otel.status_code", "ERROR");
     }

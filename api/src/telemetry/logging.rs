@@ -112,6 +112,8 @@ where
             Value::from(event.metadata().level().as_str()),
         );
         event.record(&mut JsonFields(&mut line));
+        // Some libraries' events carry only fields; every line still has a message.
+        line.entry("message").or_insert_with(|| Value::from(""));
         line.insert("target".into(), Value::from(event.metadata().target()));
         if let Some(scope) = ctx.event_scope() {
             // The innermost span with correlation fields wins (its span id is the most precise).

@@ -9,3 +9,4 @@ mod errors;
 mod lifecycle;
 mod pagination;
 mod tasks;
+mod telemetry;

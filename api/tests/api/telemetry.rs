@@ -1,0 +1,451 @@
+//! Telemetry as an on-call engineer relies on it: exact RED series, exemplars that lead to
+//! the trace, log lines that carry the request's ids, and spans exported over real OTLP.
+//! Log and trace tests run the real binary, whose stdout and OTLP output are what ships.
+
+use std::{
+    io::{BufRead, BufReader},
+    net::TcpListener as StdListener,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{Router, body::Bytes, routing::post};
+use opentelemetry_proto::tonic::{
+    collector::trace::v1::ExportTraceServiceRequest,
+    common::v1::{KeyValue, any_value::Value as AnyValue},
+    trace::v1::{Span, span::SpanKind},
+};
+use prost::Message as _;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, SECRET, spawn_app, token_for};
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The real binary with its stdout captured line by line.
+struct Binary {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    address: String,
+    admin_address: String,
+    _scratch: tempfile::TempDir,
+}
+
+impl Binary {
+    async fn start(extra: &[(&str, &str)]) -> Binary {
+        let scratch = tempfile::tempdir().unwrap();
+        let (port, admin_port) = (free_port(), free_port());
+        let mut command = Command::new(env!("CARGO_BIN_EXE_task-api"));
+        command
+            .env_clear()
+            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("ADMIN_LISTEN_ADDR", format!("127.0.0.1:{admin_port}"))
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}", scratch.path().join("t.db").display()),
+            )
+            .env("AUTH_JWT_SECRET", SECRET)
+            .env("SHUTDOWN_DRAIN_DELAY", "0s")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in extra {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("start task-api");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stdout = child.stdout.take().unwrap();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let binary = Binary {
+            child,
+            lines,
+            address: format!("http://127.0.0.1:{port}"),
+            admin_address: format!("http://127.0.0.1:{admin_port}"),
+            _scratch: scratch,
+        };
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            if let Ok(r) = client
+                .get(format!("{}/readyz", binary.admin_address))
+                .send()
+                .await
+            {
+                if r.status() == StatusCode::OK {
+                    return binary;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "task-api did not become ready; stdout: {:?}",
+            binary.lines.lock().unwrap()
+        );
+    }
+
+    fn json_lines(&self) -> Vec<Value> {
+        let lines = self.lines.lock().unwrap();
+        lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+
+    /// SIGTERM and wait: the exit flushes queued spans.
+    fn terminate(mut self) -> Vec<String> {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "task-api exited with {status}");
+        std::thread::sleep(Duration::from_millis(100));
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// The value of the sample `name{labels}` in a classic text exposition, labels in order.
+fn sample(exposition: &str, series: &str) -> Option<f64> {
+    exposition
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn red_metrics_count_exact_series_and_collapse_unmatched_routes() {
+    let app = spawn_app(Backend::Sqlite).await;
+    for _ in 0..3 {
+        app.create_ok(json!({ "title": "counted" })).await;
+    }
+    assert_eq!(
+        app.create(json!({ "title": "" })).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    for path in ["/wp-login.php", "/.env", "/api/v1/tasks/x/y/z"] {
+        assert_eq!(app.get(path).await.status(), StatusCode::NOT_FOUND);
+    }
+    app.client
+        .get(format!("{}/readyz", app.admin_address))
+        .send()
+        .await
+        .unwrap();
+    let scrape = app
+        .client
+        .get(format!("{}/metrics", app.admin_address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        scrape.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = scrape.text().await.unwrap();
+
+    let duration = "http_server_request_duration_seconds_count";
+    let series = |method: &str, route: &str, status: u16| {
+        format!(
+            "{duration}{{http_request_method=\"{method}\",http_route=\"{route}\",http_response_status_code=\"{status}\"}}"
+        )
+    };
+    assert_eq!(
+        sample(&text, &series("POST", "/api/v1/tasks", 201)),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, &series("POST", "/api/v1/tasks", 422)),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, &series("GET", "unmatched", 404)),
+        Some(3.0),
+        "scanner paths collapse to one series"
+    );
+    assert!(
+        !text.contains("wp-login") && !text.contains(".env"),
+        "paths never become labels"
+    );
+    assert!(
+        !text.contains("/readyz") && !text.contains("/metrics"),
+        "health and metrics are not counted"
+    );
+    assert_eq!(sample(&text, "task_api_tasks_created_total"), Some(3.0));
+    assert!(text.contains("# TYPE http_server_request_duration_seconds histogram"));
+    assert!(sample(&text, "process_resident_memory_bytes").is_some_and(|v| v > 0.0));
+    assert!(text.contains("task_api_build_info{version=\"0.1.0\""));
+    assert!(text.contains("db_client_operation_duration_seconds_count{db_system_name=\"sqlite\",db_operation_name=\"INSERT\",db_collection_name=\"tasks\"}"));
+
+    let promtool = std::env::var("PROMTOOL").expect("PROMTOOL is not set: run ./scripts/test");
+    let mut check = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(check.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+    let output = check.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.stdout.is_empty() && output.stderr.is_empty(),
+        "promtool reports: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_exemplar_trace_id_is_the_one_in_the_requests_log_line() {
+    let binary = Binary::start(&[]).await;
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{}/api/v1/tasks", binary.address))
+        .bearer_auth(token_for("alice"))
+        .json(&json!({ "title": "follow me" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let trace_id = response.headers()["x-trace-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+
+    let openmetrics = client
+        .get(format!("{}/metrics", binary.admin_address))
+        .header("accept", "application/openmetrics-text; version=1.0.0")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let exemplar = openmetrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("http_server_request_duration_seconds_bucket")
+                && l.contains("http_response_status_code=\"201\"")
+        })
+        .find_map(|l| l.split_once(" # ").map(|(_, e)| e.to_owned()))
+        .expect("an exemplar on the POST 201 duration histogram");
+    assert!(
+        exemplar.contains(&format!("trace_id=\"{trace_id}\"")),
+        "{exemplar}"
+    );
+    assert!(openmetrics.ends_with("# EOF\n"));
+
+    let lines = binary.json_lines();
+    let access = lines
+        .iter()
+        .find(|l| l["request_id"] == request_id.as_str() && l["message"] == "request completed")
+        .expect("the request's access log line");
+    assert_eq!(access["trace_id"], trace_id.as_str());
+    assert_eq!(access["http.route"], "/api/v1/tasks");
+    assert_eq!(access["http.response.status_code"], 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_log_line_of_a_request_carries_its_ids_and_no_secret() {
+    let binary = Binary::start(&[("RUST_LOG", "info,sqlx=debug")]).await;
+    let token = token_for("alice");
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{}/api/v1/tasks", binary.address))
+        .bearer_auth(&token)
+        .header("x-request-id", "req-under-test")
+        .json(&json!({ "title": "logged" }))
+        .send()
+        .await
+        .unwrap();
+    let trace_id = response.headers()["x-trace-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let raw = binary.terminate();
+    let ours: Vec<Value> = raw
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["request_id"] == "req-under-test")
+        .collect();
+    assert!(
+        ours.len() >= 2,
+        "the query log and the access log at least: {raw:#?}"
+    );
+    for line in &ours {
+        assert_eq!(line["trace_id"], trace_id.as_str(), "{line}");
+        assert!(
+            line["span_id"].as_str().is_some_and(|s| s.len() == 16),
+            "{line}"
+        );
+        assert!(
+            line["timestamp"]
+                .as_str()
+                .is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok())
+        );
+        assert!(
+            line["level"].is_string() && line["target"].is_string() && line["message"].is_string()
+        );
+    }
+    let everything = raw.join("\n");
+    assert!(
+        !everything.contains(&token) && !everything.contains(SECRET),
+        "a secret reached the logs"
+    );
+}
+
+/// An OTLP/HTTP receiver decoding the real protobuf `ExportTraceServiceRequest`.
+async fn otlp_receiver() -> (u16, Arc<Mutex<Vec<(Vec<KeyValue>, Span)>>>) {
+    let spans: Arc<Mutex<Vec<(Vec<KeyValue>, Span)>>> = Arc::default();
+    let sink = spans.clone();
+    let app = Router::new().route(
+        "/v1/traces",
+        post(move |body: Bytes| {
+            let sink = sink.clone();
+            async move {
+                let request =
+                    ExportTraceServiceRequest::decode(body).expect("a valid OTLP protobuf body");
+                for resource in request.resource_spans {
+                    let attributes = resource.resource.map(|r| r.attributes).unwrap_or_default();
+                    for scope in resource.scope_spans {
+                        for span in scope.spans {
+                            sink.lock().unwrap().push((attributes.clone(), span));
+                        }
+                    }
+                }
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (port, spans)
+}
+
+fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)?
+        .value
+        .as_ref()?
+        .value
+        .as_ref()
+}
+
+fn string_attribute(attributes: &[KeyValue], key: &str) -> Option<String> {
+    match attribute(attributes, key)? {
+        AnyValue::StringValue(s) => Some(s.clone()),
+        other => Some(format!("{other:?}")),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_continue_the_callers_trace_and_nest_database_operations() {
+    let (port, received) = otlp_receiver().await;
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let binary = Binary::start(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "deployment.environment.name=test",
+        ),
+    ])
+    .await;
+    let caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let caller_span = "00f067aa0ba902b7";
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/tasks", binary.address))
+        .bearer_auth(token_for("alice"))
+        .header("traceparent", format!("00-{caller_trace}-{caller_span}-01"))
+        .json(&json!({ "title": "traced" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(
+        response.headers()["x-trace-id"],
+        caller_trace,
+        "the caller's trace continues here"
+    );
+    binary.terminate();
+
+    let spans = received.lock().unwrap().clone();
+    let (resource, server) = spans
+        .iter()
+        .find(|(_, s)| s.name == "POST /api/v1/tasks")
+        .unwrap_or_else(|| {
+            panic!(
+                "no server span among {:?}",
+                spans.iter().map(|(_, s)| &s.name).collect::<Vec<_>>()
+            )
+        });
+    assert_eq!(
+        string_attribute(resource, "service.name").as_deref(),
+        Some("task-api")
+    );
+    assert_eq!(
+        string_attribute(resource, "deployment.environment.name").as_deref(),
+        Some("test")
+    );
+    assert_eq!(server.kind, SpanKind::Server as i32);
+    assert_eq!(hex(&server.trace_id), caller_trace);
+    assert_eq!(hex(&server.parent_span_id), caller_span);
+    assert_eq!(
+        string_attribute(&server.attributes, "http.request.method").as_deref(),
+        Some("POST")
+    );
+    assert_eq!(
+        string_attribute(&server.attributes, "http.route").as_deref(),
+        Some("/api/v1/tasks")
+    );
+    assert_eq!(
+        attribute(&server.attributes, "http.response.status_code"),
+        Some(&AnyValue::IntValue(201))
+    );
+
+    let (_, insert) = spans
+        .iter()
+        .find(|(_, s)| s.name == "INSERT tasks")
+        .expect("a database span");
+    assert_eq!(insert.kind, SpanKind::Client as i32);
+    assert_eq!(
+        insert.parent_span_id, server.span_id,
+        "the database span is a child of the request span"
+    );
+    assert_eq!(hex(&insert.trace_id), caller_trace);
+    assert_eq!(
+        string_attribute(&insert.attributes, "db.system.name").as_deref(),
+        Some("sqlite")
+    );
+    assert_eq!(
+        string_attribute(&insert.attributes, "db.operation.name").as_deref(),
+        Some("INSERT")
+    );
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
