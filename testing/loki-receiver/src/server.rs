@@ -155,6 +155,11 @@ impl Receiver {
         self.shared.mode.send_replace(mode);
     }
 
+    /// How pushes are answered now (a `Fail` with a count returns to `Accept` by itself).
+    pub fn mode(&self) -> Mode {
+        self.shared.mode.borrow().clone()
+    }
+
     /// Stops listening and drops every open connection: clients see connection errors.
     pub async fn stop(&mut self) {
         if let Some(task) = self.task.take() {

@@ -63,12 +63,13 @@ pub fn spawn(
         positions,
         tx,
         telemetry::ReaderTelemetry::new(registry),
+        shutdown,
     );
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     std::thread::Builder::new()
         .name("logs-reader".to_string())
         .spawn(move || {
-            reader.run(shutdown);
+            reader.run();
             let _ = done_tx.send(());
         })?;
     // Awaiting a oneshot rather than joining keeps the runtime's few blocking threads free.

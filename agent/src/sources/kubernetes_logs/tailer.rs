@@ -93,6 +93,7 @@ pub struct Reader {
     /// The hand-off being filled.
     outbox: LogBatch,
     started_ns: i64,
+    shutdown: CancellationToken,
 }
 
 fn now_ns() -> i64 {
@@ -109,6 +110,7 @@ impl Reader {
         positions: Positions,
         output: mpsc::Sender<LogBatch>,
         telemetry: ReaderTelemetry,
+        shutdown: CancellationToken,
     ) -> Reader {
         let compile = |patterns: &[String]| {
             patterns
@@ -129,16 +131,17 @@ impl Reader {
             telemetry,
             outbox: LogBatch::default(),
             started_ns: now_ns(),
+            shutdown,
         }
     }
 
     /// Tails until `shutdown` fires or the sink goes away.
-    pub fn run(mut self, shutdown: CancellationToken) {
+    pub fn run(mut self) {
         self.scan(true);
         let rescan = self.config.rescan_interval_seconds.duration();
         let idle = self.config.poll_interval_seconds.duration();
         let mut last_scan = Instant::now();
-        while !shutdown.is_cancelled() {
+        while !self.shutdown.is_cancelled() {
             if last_scan.elapsed() >= rescan {
                 self.scan(false);
                 last_scan = Instant::now();
@@ -182,13 +185,31 @@ impl Reader {
     }
 
     fn flush(&mut self) -> Result<(), Closed> {
-        let batch = std::mem::take(&mut self.outbox);
+        let mut batch = std::mem::take(&mut self.outbox);
         if batch.entries.is_empty() && batch.acks.is_empty() {
             return Ok(());
         }
-        // Blocks while the sink's input is full: this is the backpressure that keeps
-        // memory bounded when Loki is slow or down.
-        self.output.blocking_send(batch).map_err(|_| Closed)
+        // Waits while the sink's input is full: this is the backpressure that keeps
+        // memory bounded when Loki is slow or down. Polling rather than a blocking send
+        // keeps the lag gauges current and shutdown prompt meanwhile.
+        let idle = self.config.poll_interval_seconds.duration();
+        let rescan = self.config.rescan_interval_seconds.duration();
+        let mut gauges_updated = Instant::now();
+        loop {
+            match self.output.try_send(batch) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::error::TrySendError::Closed(_)) => return Err(Closed),
+                Err(mpsc::error::TrySendError::Full(returned)) => batch = returned,
+            }
+            if self.shutdown.is_cancelled() {
+                return Err(Closed);
+            }
+            if gauges_updated.elapsed() >= rescan {
+                self.update_gauges();
+                gauges_updated = Instant::now();
+            }
+            std::thread::sleep(idle);
+        }
     }
 
     fn should_close(&self, tailed: &Tailed) -> bool {
@@ -534,8 +555,10 @@ impl Reader {
         self.telemetry.files_watched.set(self.files.len() as f64);
         let mut lag = 0u64;
         for tailed in self.files.values() {
+            // Fresh sizes: while the sink is backed up, polls (which record sizes) wait.
+            let size = tailed.file.metadata().map_or(tailed.size, |m| m.len());
             let acked = self.positions.acked_offset(tailed.id).unwrap_or(0);
-            lag += tailed.size.saturating_sub(acked.min(tailed.size));
+            lag += size.saturating_sub(acked.min(size));
         }
         self.telemetry.lag_bytes.set(lag as f64);
         let seconds = if lag == 0 {
