@@ -54,7 +54,8 @@ ensure_postgres_binaries() {
 }
 
 # start_postgres DIR: a throwaway cluster in DIR on a free loopback port; prints its URL.
-# PostgreSQL refuses to run as root, so as root it runs as the 'postgres' (or 'nobody') user.
+# PostgreSQL refuses to run as root, so as root it runs as the 'postgres' (or 'nobody') user,
+# which must be able to reach DIR: its parent (a private mktemp dir) is opened for traversal.
 start_postgres() {
   local dir=$1 port
   port=$(free_port)
@@ -63,12 +64,21 @@ start_postgres() {
   if [ "$(id -u)" -eq 0 ]; then
     local user=postgres
     getent passwd postgres >/dev/null || user=nobody
+    chmod o+x "$(dirname "$dir")"
     chown -R "$user" "$dir"
     run=(runuser -u "$user" --)
   fi
-  "${run[@]}" initdb -D "$dir/data" -U postgres -A trust --no-sync >/dev/null
+  "${run[@]}" initdb -D "$dir/data" -U postgres -A trust --no-sync >"$dir/initdb.log" 2>&1 || {
+    echo "initdb failed:" >&2
+    cat "$dir/initdb.log" >&2
+    return 1
+  }
   "${run[@]}" pg_ctl -D "$dir/data" -l "$dir/postgres.log" -w \
-    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400" start >/dev/null
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400" start >/dev/null || {
+    echo "PostgreSQL did not start:" >&2
+    cat "$dir/postgres.log" >&2
+    return 1
+  }
   printf 'postgres://postgres@127.0.0.1:%s/postgres\n' "$port"
 }
 

@@ -89,10 +89,17 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 /// The app with HS256 auth and extra environment settings.
 pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
     let (database_url, scratch) = fresh_database(backend).await;
+    let app = start_unready(&database_url, scratch, extra).await;
+    app.wait_until_ready().await;
+    app
+}
+
+/// Settings for a test app on `database_url`: loopback port 0, HS256 auth, no drain delay.
+pub fn test_settings(database_url: &str, extra: &[(&str, &str)]) -> Settings {
     let mut vars: HashMap<String, String> = [
         ("LISTEN_ADDR", "127.0.0.1:0"),
         ("ADMIN_LISTEN_ADDR", "127.0.0.1:0"),
-        ("DATABASE_URL", database_url.as_str()),
+        ("DATABASE_URL", database_url),
         ("AUTH_JWT_SECRET", SECRET),
         ("SHUTDOWN_DRAIN_DELAY", "0s"),
         ("DATABASE_ACQUIRE_TIMEOUT", "1s"),
@@ -103,14 +110,21 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
     for (k, v) in extra {
         vars.insert((*k).to_owned(), (*v).to_owned());
     }
-    let settings =
-        Settings::from_lookup(|name| vars.get(name).cloned()).expect("valid test settings");
+    Settings::from_lookup(|name| vars.get(name).cloned()).expect("valid test settings")
+}
+
+/// The app serving on `database_url`, not waiting for readiness (the database may be down).
+pub async fn start_unready(
+    database_url: &str,
+    scratch: Option<tempfile::TempDir>,
+    extra: &[(&str, &str)],
+) -> TestApp {
+    let settings = test_settings(database_url, extra);
     let development = settings.auth.key.is_none();
-    let mut app = start(settings, database_url, scratch).await;
+    let mut app = start(settings, database_url.to_owned(), scratch).await;
     if !development {
         app.token = Some(token_for("alice"));
     }
-    app.wait_until_ready().await;
     app
 }
 
@@ -166,12 +180,6 @@ pub fn token_for(sub: &str) -> String {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
-    }
-
-    /// The same app, calling as `sub`.
-    pub fn with_token_for(mut self, sub: &str) -> TestApp {
-        self.token = Some(token_for(sub));
-        self
     }
 
     /// Another client of the same running app, calling as `sub`.

@@ -189,29 +189,8 @@ async fn app_behind_proxy(start_cut: bool) -> (TestApp, CuttableProxy) {
         proxy.restore().await;
     }
     let proxied = format!("{prefix}@127.0.0.1:{}/{database}", proxy.port);
-    let app = spawn_unready_app(&proxied).await;
+    let app = crate::helpers::start_unready(&proxied, None, &[]).await;
     (app, proxy)
-}
-
-async fn spawn_unready_app(database_url: &str) -> TestApp {
-    let vars = [
-        ("LISTEN_ADDR", "127.0.0.1:0"),
-        ("ADMIN_LISTEN_ADDR", "127.0.0.1:0"),
-        ("DATABASE_URL", database_url),
-        ("AUTH_JWT_SECRET", crate::helpers::SECRET),
-        ("SHUTDOWN_DRAIN_DELAY", "0s"),
-        ("DATABASE_ACQUIRE_TIMEOUT", "1s"),
-    ];
-    let settings = task_api::config::Settings::from_lookup(|name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| (*v).to_owned())
-    })
-    .unwrap();
-    let application = task_api::startup::Application::build(settings)
-        .await
-        .unwrap();
-    TestApp::from_application(application, database_url.to_owned()).with_token_for("alice")
 }
 
 async fn eventually<F: std::future::Future<Output = bool>>(

@@ -265,6 +265,14 @@ async fn the_exemplar_trace_id_is_the_one_in_the_requests_log_line() {
     assert_eq!(access["trace_id"], trace_id.as_str());
     assert_eq!(access["http.route"], "/api/v1/tasks");
     assert_eq!(access["http.response.status_code"], 201);
+    let complaints: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["level"] == "WARN" || l["level"] == "ERROR")
+        .collect();
+    assert!(
+        complaints.is_empty(),
+        "without an OTLP endpoint tracing is off silently: {complaints:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
