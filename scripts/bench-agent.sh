@@ -129,7 +129,12 @@ printf '%-38s %-28s %-28s\n' "burst scrape p50 / p90 / p99 (ms)" \
   "$(pct "$scratch/agent.burst" 0.5) / $(pct "$scratch/agent.burst" 0.9) / $(pct "$scratch/agent.burst" 0.99)" \
   "$(pct "$scratch/exporter.burst" 0.5) / $(pct "$scratch/exporter.burst" 0.9) / $(pct "$scratch/exporter.burst" 0.99)"
 printf '%-38s %-28s %-28s\n' "one node collection (ms, mean)" "$collect_ms" "(collects per scrape)"
-printf '%-38s %-28s\n' "CloudWatch sink" "$([ "${BENCH_CLOUDWATCH:-0}" = 1 ] && echo "enabled (ministack)" || echo disabled)"
+if [ "${BENCH_CLOUDWATCH:-0}" = 1 ]; then
+  sent=$(curl -s "http://127.0.0.1:$agent_port/metrics" | awk '/^node_agent_sink_sent_events_total\{sink="cloudwatch"\}/ {print $2}')
+  printf '%-38s %-28s\n' "CloudWatch sink (ministack)" "enabled, ${sent:-0} datums delivered"
+else
+  printf '%-38s %-28s\n' "CloudWatch sink" "disabled (BENCH_CLOUDWATCH=1 to enable)"
+fi
 
 failed=0
 rss_peak=$((agent_rss_max > agent_rss_burst ? agent_rss_max : agent_rss_burst))

@@ -54,8 +54,15 @@ fn check_config_prints_the_effective_config_with_environment_overrides() {
 #[test]
 fn the_documented_example_config_is_valid() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.yaml");
-    let output = Command::new(BINARY).args(["--check-config", "--config", example]).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = Command::new(BINARY)
+        .args(["--check-config", "--config", example])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(String::from_utf8_lossy(&output.stdout).contains("name: TaskApiServerErrors"));
 }
 

@@ -356,6 +356,26 @@ async fn throttling_and_server_errors_are_retried_until_delivered_without_droppi
 }
 
 #[tokio::test]
+async fn a_request_cloudwatch_rejects_is_dropped_as_rejected_without_retrying() {
+    test_credentials();
+    let ministack = Ministack::start().await;
+    let proxy = FaultProxy::start(ministack.url()).await;
+    proxy.fail_next(&[Fault::InvalidParameter]);
+    let (input, telemetry, shutdown, task) =
+        sink(&proxy.url(), "    push_interval_seconds: 3600\n").await;
+    input.send(series_batch(4, 1.0)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    shutdown.cancel();
+    task.await.unwrap();
+
+    assert_eq!(proxy.puts(), 1, "not retried");
+    assert_eq!(telemetry.retries.get(), 0.0);
+    assert_eq!(telemetry.requests_rejected.get(), 1.0);
+    assert_eq!(telemetry.dropped_rejected.get(), 4.0);
+    assert_eq!(telemetry.dropped_queue_full.get(), 0.0);
+}
+
+#[tokio::test]
 async fn drops_are_counted_only_once_the_bounded_queue_overflows() {
     test_credentials();
     let ministack = Ministack::start().await;

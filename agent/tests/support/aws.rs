@@ -101,6 +101,8 @@ pub enum Fault {
     Unavailable,
     /// A bare 500.
     InternalError,
+    /// 400 `InvalidParameterValue`: the request itself is wrong.
+    InvalidParameter,
 }
 
 /// Forwards to ministack, injecting faults into PutMetricData calls on request.
@@ -170,6 +172,8 @@ impl FaultProxy {
 /// CBOR for `{"__type": "Throttling", "message": "Rate exceeded"}`, written out by hand
 /// so the fault does not depend on the encoder under test.
 const THROTTLING_BODY: &[u8] = b"\xa2\x66__type\x6aThrottling\x67message\x6dRate exceeded";
+/// CBOR for `{"__type": "InvalidParameterValue", "message": "bad"}`.
+const INVALID_PARAMETER_BODY: &[u8] = b"\xa2\x66__type\x75InvalidParameterValue\x67message\x63bad";
 
 async fn handle(State(state): State<Arc<ProxyState>>, request: Request) -> Response {
     let is_put = request.uri().path().ends_with("/PutMetricData");
@@ -212,26 +216,26 @@ async fn handle(State(state): State<Arc<ProxyState>>, request: Request) -> Respo
 }
 
 fn fault_response(fault: Fault) -> Response {
-    let mut response = match fault {
-        Fault::Throttle => {
-            let mut r = Response::new(Body::from(THROTTLING_BODY));
-            *r.status_mut() = StatusCode::BAD_REQUEST;
-            let headers = r.headers_mut();
-            headers.insert("content-type", HeaderValue::from_static("application/cbor"));
-            headers.insert("smithy-protocol", HeaderValue::from_static("rpc-v2-cbor"));
-            headers.insert(
-                "x-amzn-query-error",
-                HeaderValue::from_static("Throttling;Sender"),
-            );
-            r
-        }
-        Fault::Unavailable => Response::new(Body::empty()),
-        Fault::InternalError => Response::new(Body::empty()),
+    let cbor_error = |body: &'static [u8], query_error: &'static str| {
+        let mut r = Response::new(Body::from(body));
+        *r.status_mut() = StatusCode::BAD_REQUEST;
+        let headers = r.headers_mut();
+        headers.insert("content-type", HeaderValue::from_static("application/cbor"));
+        headers.insert("smithy-protocol", HeaderValue::from_static("rpc-v2-cbor"));
+        headers.insert("x-amzn-query-error", HeaderValue::from_static(query_error));
+        r
+    };
+    let bare = |status| {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = status;
+        r
     };
     match fault {
-        Fault::Unavailable => *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE,
-        Fault::InternalError => *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR,
-        Fault::Throttle => {}
+        Fault::Throttle => cbor_error(THROTTLING_BODY, "Throttling;Sender"),
+        Fault::InvalidParameter => {
+            cbor_error(INVALID_PARAMETER_BODY, "InvalidParameterValue;Sender")
+        }
+        Fault::Unavailable => bare(StatusCode::SERVICE_UNAVAILABLE),
+        Fault::InternalError => bare(StatusCode::INTERNAL_SERVER_ERROR),
     }
-    response
 }
