@@ -56,7 +56,7 @@ impl Application {
             let (sender, receiver) = pipeline::metric_channel();
             let sink =
                 CloudWatchSink::new(config.sinks.cloudwatch.clone(), &config.identity, &registry)
-                    .await;
+                    .await?;
             let flush_timeout = config.shutdown.timeout_seconds.duration();
             tasks.push((
                 "cloudwatch",
@@ -179,8 +179,14 @@ fn start_logs(
     let sync = logs.positions_sync_interval_seconds.duration();
     Ok(vec![
         ("kubernetes_logs", reader),
-        ("loki", tokio::spawn(sink.run(input, shutdown.clone(), flush_timeout))),
-        ("positions", tokio::spawn(positions.run_flusher(sync, shutdown.clone()))),
+        (
+            "loki",
+            tokio::spawn(sink.run(input, shutdown.clone(), flush_timeout)),
+        ),
+        (
+            "positions",
+            tokio::spawn(positions.run_flusher(sync, shutdown.clone())),
+        ),
     ])
 }
 

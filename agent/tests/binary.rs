@@ -90,6 +90,32 @@ fn invalid_config_exits_2_naming_the_key() {
     );
 }
 
+#[test]
+fn cloudwatch_without_any_region_fails_at_start_naming_the_key() {
+    let path = scratch_file(
+        "noregion.yaml",
+        "server: {listen_address: '127.0.0.1:0'}\nsinks:\n  cloudwatch: {enabled: true}\n",
+    );
+    let home = std::env::temp_dir().join(format!("node-agent-no-aws-home-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let output = Command::new(BINARY)
+        .arg("--config")
+        .arg(&path)
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_PROFILE")
+        .env("HOME", &home)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("node-agent: sinks.cloudwatch.region: empty, and the AWS chain"),
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 async fn sigterm_flushes_queued_metrics_to_cloudwatch_and_exits_cleanly() {
     test_credentials();

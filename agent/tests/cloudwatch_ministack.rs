@@ -260,7 +260,9 @@ async fn sink(
         node: "n1".into(),
         instance: String::new(),
     };
-    let sink = CloudWatchSink::new(config.sinks.cloudwatch, &identity, &registry).await;
+    let sink = CloudWatchSink::new(config.sinks.cloudwatch, &identity, &registry)
+        .await
+        .expect("sink builds");
     let telemetry = SinkTelemetry::new(&registry, "cloudwatch");
     let (sender, receiver) = metric_channel();
     let shutdown = CancellationToken::new();

@@ -50,7 +50,8 @@ impl CloudWatchService {
     /// Builds the client: credentials and region from the standard AWS chain
     /// (environment, web identity/IRSA, profile, instance metadata), optionally overridden
     /// by `region` and `endpoint_url`.
-    pub async fn new(config: &CloudWatchConfig) -> Self {
+    /// Fails when no region is configured and the chain finds none: every call would fail.
+    pub async fn new(config: &CloudWatchConfig) -> anyhow::Result<Self> {
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(
                 tls::rustls_provider::CryptoMode::Ring,
@@ -71,11 +72,17 @@ impl CloudWatchService {
             loader = loader.endpoint_url(config.endpoint_url.clone());
         }
         let shared = loader.load().await;
-        CloudWatchService {
+        if shared.region().is_none() {
+            anyhow::bail!(
+                "sinks.cloudwatch.region: empty, and the AWS chain (AWS_REGION, AWS_DEFAULT_REGION, \
+                 profile, instance metadata) found no region; set one"
+            );
+        }
+        Ok(CloudWatchService {
             client: Client::new(&shared),
             namespace: config.namespace.clone(),
             high_resolution: config.high_resolution,
-        }
+        })
     }
 
     /// One PutMetricData call with `datums`.

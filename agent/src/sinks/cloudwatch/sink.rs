@@ -25,20 +25,20 @@ pub struct CloudWatchSink {
 }
 
 impl CloudWatchSink {
-    /// Builds the sink and its AWS client.
+    /// Builds the sink and its AWS client; fails when no region can be found.
     pub async fn new(
         config: CloudWatchConfig,
         identity: &IdentityConfig,
         registry: &Registry,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let aggregator = Aggregator::new(config.metrics.clone(), &config.dimensions, identity);
-        let service = CloudWatchService::new(&config).await;
-        CloudWatchSink {
+        let service = CloudWatchService::new(&config).await?;
+        Ok(CloudWatchSink {
             config,
             aggregator,
             service,
             telemetry: SinkTelemetry::new(registry, "cloudwatch"),
-        }
+        })
     }
 
     /// Runs until `shutdown`, then flushes what is aggregated and queued, giving up after
