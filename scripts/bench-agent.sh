@@ -6,7 +6,8 @@
 # both processes and their scrape latencies, and checks the targets: agent RSS <= 15 MiB
 # and an agent scrape no slower than node_exporter's.
 #
-# BENCH_CLOUDWATCH=1 also enables the CloudWatch sink (pushing every 10 s to a local
+# BENCH_PROFILE=debug measures the debug build instead (a smoke run of the script itself;
+# its figures are not the release targets'). BENCH_CLOUDWATCH=1 also enables the CloudWatch sink (pushing every 10 s to a local
 # ministack), to measure the agent with the AWS SDK active. BENCH_STRICT=1 exits 1 when a
 # target is missed. Traffic stays on loopback and the run stops by itself.
 set -euo pipefail
@@ -17,14 +18,20 @@ duration=${BENCH_SECONDS:-120}
 burst=${BENCH_BURST:-200}
 scrape_every=15
 target_dir=${CARGO_TARGET_DIR:-$WATCHPOST_ROOT/target}
+profile=${BENCH_PROFILE:-release}
+case "$profile" in
+  release) build_flags=(--release) ;;
+  debug) build_flags=() ;;
+  *) echo "BENCH_PROFILE must be release or debug, got $profile" >&2; exit 2 ;;
+esac
 
 apt_install prometheus-node-exporter prometheus-node-exporter
 apt_install curl curl
 node_exporter=${NODE_EXPORTER:-$(command -v prometheus-node-exporter)}
 
-log "building node-agent (release)"
-cargo build --release --locked -p node-agent
-agent=$target_dir/release/node-agent
+log "building node-agent ($profile)"
+cargo build "${build_flags[@]}" --locked -p node-agent
+agent=$target_dir/$profile/node-agent
 
 scratch=$(mktemp -d -t watchpost-bench-agent.XXXXXX)
 pids=()
@@ -118,7 +125,7 @@ collect_ms=$(curl -s "http://127.0.0.1:$agent_port/metrics" | awk '
   /^node_agent_collector_duration_seconds_count\{collector="stat"\}/ {n = $2}
   END {if (n > 0) printf "%.2f", 1000 * sum / n; else print "n/a"}')
 
-printf '\n%-38s %-28s %-28s\n' "" "node-agent" "node_exporter"
+printf '\n%-38s %-28s %-28s\n' "" "node-agent ($profile)" "node_exporter"
 printf '%-38s %-28s %-28s\n' "series served" "$agent_series" "$exporter_series"
 printf '%-38s %-28s %-28s\n' "CPU over ${elapsed}s steady state" "$agent_cpu" "$exporter_cpu"
 printf '%-38s %-28s %-28s\n' "RSS max, steady state (MiB)" "$(mib "$agent_rss_max")" "$(mib "$exporter_rss_max")"
