@@ -125,7 +125,7 @@ impl Application {
             database = %settings.database.url,
             "task-api serving"
         );
-        let migrations = tokio::spawn(migrate_until_done(
+        let database_upkeep = tokio::spawn(maintain_database(
             state.clone(),
             settings.tasks_gauge_interval,
         ));
@@ -148,7 +148,7 @@ impl Application {
         tokio::select! {
             () = shutdown => {}
             result = &mut public => {
-                migrations.abort();
+                database_upkeep.abort();
                 return Err(anyhow::anyhow!("public listener stopped unexpectedly: {result:?}"));
             }
         }
@@ -169,7 +169,7 @@ impl Application {
         }
         let _ = stop_admin.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(2), admin).await;
-        migrations.abort();
+        database_upkeep.abort();
         state.store.database().close().await;
         tracing::info!("task-api stopped");
         Ok(())
@@ -186,9 +186,10 @@ async fn changed(mut receiver: watch::Receiver<bool>) {
     let _ = receiver.wait_for(|stop| *stop).await;
 }
 
-/// The public router with its protective layers. Outermost first: the request id (so every
-/// response, even a shed one, carries it), load shedding with a global concurrency limit,
-/// the request timeout, the body size limit.
+/// The public router with its layers. Outermost first: the request id (so every response,
+/// even a shed one, carries it), telemetry (span, RED metrics, access log: shed and timed-out
+/// requests are counted too), the readiness gate, load shedding with a global concurrency
+/// limit, the request timeout, the body size limit.
 fn public_router(settings: &Settings, state: AppState) -> Router {
     let protection = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(|error: BoxError| async move {
@@ -241,7 +242,7 @@ async fn require_migrated(
 /// Applies migrations, retrying with backoff while the database is unreachable, so that a
 /// database that is down at start delays readiness instead of crashing the process. Then
 /// keeps the tasks-by-status gauges fresh: one query per interval, never one per scrape.
-async fn migrate_until_done(state: AppState, gauge_interval: Duration) {
+async fn maintain_database(state: AppState, gauge_interval: Duration) {
     let mut delay = Duration::from_millis(200);
     loop {
         match state.store.database().migrate().await {

@@ -18,8 +18,9 @@ pub use tasks::{DeleteOutcome, TaskStore, UpdateOutcome};
 
 use crate::config::DatabaseSettings;
 
-/// A connection pool to one of the supported backends.
-#[derive(Clone, Debug)]
+/// A connection pool to one of the supported backends. Not `Debug`: the pool options hold
+/// the database password.
+#[derive(Clone)]
 pub enum Database {
     Postgres(PgPool),
     Sqlite(SqlitePool),
