@@ -43,7 +43,8 @@ use service::{Outcome, PushService};
 /// Lines gathered for the next push, with the checkpoint moves they carry.
 #[derive(Default)]
 struct Batch {
-    streams: HashMap<Arc<str>, Vec<EntryAdapter>>,
+    streams: Vec<(Arc<str>, Vec<EntryAdapter>)>,
+    index: HashMap<Arc<str>, usize>,
     acks: Vec<Ack>,
     lines: usize,
     bytes: usize,
@@ -56,6 +57,9 @@ impl Batch {
         if self.opened.is_none() {
             self.opened = Some(Instant::now());
         }
+        // Consecutive lines mostly share a stream: compare the Arc's pointer before
+        // hashing a whole label string per line.
+        let mut last: Option<(Arc<str>, usize)> = None;
         for entry in input.entries {
             let structured_metadata = extractor
                 .map(|x| x.extract(&entry.line))
@@ -66,14 +70,27 @@ impl Batch {
                 self.newest_ns
                     .map_or(entry.timestamp_ns, |n| n.max(entry.timestamp_ns)),
             );
-            self.streams
-                .entry(entry.stream)
-                .or_default()
-                .push(EntryAdapter {
-                    timestamp: Some(Timestamp::from_unix_nanos(entry.timestamp_ns)),
-                    line: entry.line,
-                    structured_metadata,
-                });
+            let slot = match &last {
+                Some((stream, slot)) if Arc::ptr_eq(stream, &entry.stream) => *slot,
+                _ => {
+                    let slot = match self.index.get(&entry.stream) {
+                        Some(slot) => *slot,
+                        None => {
+                            self.streams.push((entry.stream.clone(), Vec::new()));
+                            self.index
+                                .insert(entry.stream.clone(), self.streams.len() - 1);
+                            self.streams.len() - 1
+                        }
+                    };
+                    last = Some((entry.stream.clone(), slot));
+                    slot
+                }
+            };
+            self.streams[slot].1.push(EntryAdapter {
+                timestamp: Some(Timestamp::from_unix_nanos(entry.timestamp_ns)),
+                line: entry.line,
+                structured_metadata,
+            });
         }
         self.acks.extend(input.acks);
     }
@@ -84,9 +101,10 @@ impl Batch {
 
     /// The push body: protobuf, then snappy (block format, as Loki decodes it).
     fn encode(&mut self) -> Bytes {
+        self.index.clear();
         let streams = self
             .streams
-            .drain()
+            .drain(..)
             .map(|(labels, mut entries)| {
                 // Stable, so lines with equal timestamps keep file order.
                 entries.sort_by_key(|e| e.timestamp.map(|t| (t.seconds, t.nanos)));

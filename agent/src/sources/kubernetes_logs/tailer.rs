@@ -195,6 +195,9 @@ impl Reader {
         let idle = self.config.poll_interval_seconds.duration();
         let rescan = self.config.rescan_interval_seconds.duration();
         let mut gauges_updated = Instant::now();
+        // Starts at 1 ms so a sink that is merely busy for a moment is fed again at
+        // once, and backs off to the poll interval when Loki is really away.
+        let mut wait = Duration::from_millis(1);
         loop {
             match self.output.try_send(batch) {
                 Ok(()) => return Ok(()),
@@ -208,7 +211,8 @@ impl Reader {
                 self.update_gauges();
                 gauges_updated = Instant::now();
             }
-            std::thread::sleep(idle);
+            std::thread::sleep(wait);
+            wait = (wait * 2).min(idle);
         }
     }
 
@@ -244,7 +248,11 @@ impl Reader {
     }
 
     fn emit(&mut self, labels: &FileLabels, line: Line) {
-        push_line(&mut self.outbox, labels, line, &self.telemetry);
+        self.telemetry.read_lines.inc();
+        if line.truncated {
+            self.telemetry.truncated_lines.inc();
+        }
+        push_line(&mut self.outbox, labels, line);
     }
 
     /// Re-evaluates the globs: opens new files, marks vanished ones as draining.
@@ -431,8 +439,15 @@ impl Reader {
         tailed.offset = base + n as u64;
         tailed.last_data = Instant::now();
         self.telemetry.read_bytes.inc_by(n as f64);
+        // Counted per read, not per line: the counters are shared atomics.
+        self.telemetry.read_lines.inc_by(lines.len() as f64);
+        let truncated = lines.iter().filter(|l| l.truncated).count();
+        if truncated > 0 {
+            self.telemetry.truncated_lines.inc_by(truncated as f64);
+        }
+        self.outbox.entries.reserve(lines.len());
         for line in lines {
-            push_line(&mut self.outbox, &tailed.labels, line, &self.telemetry);
+            push_line(&mut self.outbox, &tailed.labels, line);
         }
         self.announce(tailed);
         Ok(true)
@@ -577,11 +592,7 @@ impl Reader {
 /// The sink went away (shutdown).
 struct Closed;
 
-fn push_line(batch: &mut LogBatch, labels: &FileLabels, line: Line, telemetry: &ReaderTelemetry) {
-    telemetry.read_lines.inc();
-    if line.truncated {
-        telemetry.truncated_lines.inc();
-    }
+fn push_line(batch: &mut LogBatch, labels: &FileLabels, line: Line) {
     batch.bytes += line.text.len();
     batch.entries.push(LogEntry {
         stream: labels.get(line.stream).clone(),
