@@ -199,19 +199,6 @@ impl Serialize for Pattern {
     }
 }
 
-/// A config section for a component that this build does not have yet. Its presence is
-/// an error rather than silently ignored, so a config written for a newer agent fails loudly.
-#[derive(Clone, Debug, Serialize)]
-pub struct NotAvailable;
-
-impl<'de> Deserialize<'de> for NotAvailable {
-    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
-        Err(serde::de::Error::custom(
-            "this component is not available in this build of node-agent; remove the section",
-        ))
-    }
-}
-
 /// Why a configuration was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -474,16 +461,5 @@ mod tests {
         let config = Config::from_yaml("identity:\n  cluster: c\n").unwrap();
         let again = Config::from_yaml(&config.to_yaml()).unwrap();
         assert_eq!(again.to_yaml(), config.to_yaml());
-    }
-
-    #[test]
-    fn future_component_sections_fail_loudly() {
-        let err = Config::from_yaml("sources:\n  kubernetes_logs: {}\n")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.starts_with("sources.kubernetes_logs: this component is not available"),
-            "{err}"
-        );
     }
 }
