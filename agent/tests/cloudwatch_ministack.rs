@@ -400,8 +400,9 @@ async fn drops_are_counted_only_once_the_bounded_queue_overflows() {
         })
     };
 
-    // While the queue fills, every failure is a retry and nothing is dropped.
-    let depth_at_full = wait_for("the queue to fill", Duration::from_secs(10), || async {
+    // While the queue fills, every failure is a retry and nothing is dropped: a drop is
+    // only ever seen with the queue at capacity.
+    wait_for("the queue to fill", Duration::from_secs(10), || async {
         let (depth, dropped) = (
             telemetry.queue_requests.get(),
             telemetry.dropped_queue_full.get(),
@@ -410,14 +411,10 @@ async fn drops_are_counted_only_once_the_bounded_queue_overflows() {
             dropped == 0.0 || depth == 3.0,
             "dropped {dropped} with the queue at {depth} of 3"
         );
-        (depth == 3.0).then_some(dropped)
+        (depth == 3.0).then_some(())
     })
     .await;
     assert!(telemetry.retries.get() >= 1.0);
-    assert!(
-        depth_at_full <= 5.0,
-        "at most the one push that raced the check overflowed"
-    );
 
     wait_for("overflow drops", Duration::from_secs(10), || async {
         (telemetry.dropped_queue_full.get() >= 10.0).then_some(())
