@@ -150,3 +150,63 @@ fn classify(error: SdkError<PutMetricDataError, HttpResponse>) -> PutError {
         _ => PutError::Retryable(message),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    fn datum(unit: Unit) -> Datum {
+        Datum {
+            name: "node_load1".into(),
+            dimensions: vec![("NodeName".into(), "n1".into())],
+            unit,
+            sample_count: 3.0,
+            sum: 6.0,
+            minimum: 1.0,
+            maximum: 3.0,
+            timestamp: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    async fn service(high_resolution: bool) -> CloudWatchService {
+        let config = CloudWatchConfig {
+            region: "us-east-1".into(),
+            endpoint_url: "http://127.0.0.1:9".into(),
+            high_resolution,
+            ..CloudWatchConfig::default()
+        };
+        CloudWatchService::new(&config).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn datums_carry_statistic_sets_units_and_dimensions() {
+        let sdk = service(false).await.to_sdk(&datum(Unit::Bytes));
+        assert_eq!(sdk.metric_name(), Some("node_load1"));
+        assert_eq!(sdk.unit(), Some(&StandardUnit::Bytes));
+        let stats = sdk.statistic_values().unwrap();
+        assert_eq!(
+            (
+                stats.sample_count(),
+                stats.sum(),
+                stats.minimum(),
+                stats.maximum()
+            ),
+            (Some(3.0), Some(6.0), Some(1.0), Some(3.0))
+        );
+        assert_eq!(sdk.dimensions()[0].name(), Some("NodeName"));
+        assert_eq!(
+            sdk.storage_resolution(),
+            None,
+            "standard resolution by default"
+        );
+        assert!(sdk.value().is_none(), "a statistic set, not a single value");
+    }
+
+    #[tokio::test]
+    async fn high_resolution_sets_one_second_storage() {
+        let sdk = service(true).await.to_sdk(&datum(Unit::None));
+        assert_eq!(sdk.storage_resolution(), Some(1));
+        assert_eq!(sdk.unit(), Some(&StandardUnit::None));
+    }
+}
