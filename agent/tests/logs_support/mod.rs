@@ -93,6 +93,7 @@ pub fn cri(stream: &str, tag: &str, message: &str) -> String {
 /// Agent settings a test may change.
 pub struct AgentOptions {
     pub batch_wait_seconds: f64,
+    pub rescan_interval_seconds: f64,
     pub max_buffered_bytes: usize,
     pub extra_source: String,
 }
@@ -101,6 +102,7 @@ impl Default for AgentOptions {
     fn default() -> Self {
         AgentOptions {
             batch_wait_seconds: 0.1,
+            rescan_interval_seconds: 0.2,
             max_buffered_bytes: 8 * 1024 * 1024,
             extra_source: String::new(),
         }
@@ -160,7 +162,7 @@ sources:
     enabled: true
     include: ["{pods}/*/*/*.log"]
     positions_path: "{positions}"
-    rescan_interval_seconds: 0.2
+    rescan_interval_seconds: {rescan}
     poll_interval_seconds: 0.02
     drain_idle_seconds: 1
     positions_sync_interval_seconds: 0.1
@@ -181,6 +183,7 @@ shutdown:
             positions = self.positions.display(),
             url = self.receiver.url(),
             wait = self.options.batch_wait_seconds,
+            rescan = self.options.rescan_interval_seconds,
             buffered = self.options.max_buffered_bytes,
             extra = self.options.extra_source,
         )

@@ -16,6 +16,7 @@ pub mod discovery;
 pub mod parser;
 pub mod tailer;
 pub mod telemetry;
+pub mod watch;
 
 use std::sync::Arc;
 

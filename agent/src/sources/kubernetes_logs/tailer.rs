@@ -29,6 +29,7 @@ use super::config::KubernetesLogsConfig;
 use super::discovery::{self, FileLabels};
 use super::parser::{Assembler, Line};
 use super::telemetry::ReaderTelemetry;
+use super::watch::{FsEvents, Wake, static_root};
 use crate::checkpoint::{Ack, FINGERPRINT_BYTES, FileId, Fingerprint, Positions, Record};
 
 /// Raw lines may exceed the message limit by this much (CRI/Docker prefixes) before the
@@ -94,6 +95,8 @@ pub struct Reader {
     outbox: LogBatch,
     started_ns: i64,
     shutdown: CancellationToken,
+    /// Wakes the idle reader on new files and writes; None where inotify is unavailable.
+    events: Option<FsEvents>,
 }
 
 fn now_ns() -> i64 {
@@ -132,6 +135,11 @@ impl Reader {
             outbox: LogBatch::default(),
             started_ns: now_ns(),
             shutdown,
+            events: FsEvents::new()
+                .inspect_err(
+                    |error| tracing::warn!(%error, "no inotify; relying on rescans and polls"),
+                )
+                .ok(),
         }
     }
 
@@ -150,8 +158,17 @@ impl Reader {
                 Ok(read_any) => read_any,
                 Err(Closed) => return,
             };
-            if !read_any {
-                std::thread::sleep(idle.min(rescan));
+            if read_any {
+                continue;
+            }
+            match &self.events {
+                Some(events) => {
+                    if events.wait(idle.min(rescan)) == Wake::Entries {
+                        self.scan(false);
+                        last_scan = Instant::now();
+                    }
+                }
+                None => std::thread::sleep(idle.min(rescan)),
             }
         }
     }
@@ -258,6 +275,12 @@ impl Reader {
     /// Re-evaluates the globs: opens new files, marks vanished ones as draining.
     fn scan(&mut self, first: bool) {
         let paths = discovery::scan(&self.include, &self.exclude);
+        if let Some(events) = &mut self.events {
+            events.prune();
+            for pattern in &self.include {
+                watch_levels(events, pattern.as_str());
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for path in paths {
             let Ok(metadata) = std::fs::metadata(&path) else {
@@ -586,6 +609,30 @@ impl Reader {
             Duration::from_nanos((now_ns() - newest).max(0) as u64).as_secs_f64()
         };
         self.telemetry.lag_seconds.set(seconds);
+    }
+}
+
+/// Watches every directory level a pattern can produce files under: the static root
+/// (new pod directories), each directory matching an intermediate level (new container
+/// directories), and the files' directories (new files, renames, writes).
+fn watch_levels(events: &mut FsEvents, pattern: &str) {
+    let root = static_root(pattern);
+    events.watch(&root);
+    let Some(parent) = Path::new(pattern).parent() else {
+        return;
+    };
+    for level in parent
+        .ancestors()
+        .take_while(|a| *a != root && a.starts_with(&root))
+    {
+        let Some(level) = level.to_str() else {
+            continue;
+        };
+        if let Ok(dirs) = glob::glob(level) {
+            for dir in dirs.flatten().filter(|d| d.is_dir()) {
+                events.watch(&dir);
+            }
+        }
     }
 }
 
