@@ -96,6 +96,8 @@ pub struct AgentOptions {
     pub rescan_interval_seconds: f64,
     pub max_buffered_bytes: usize,
     pub extra_source: String,
+    /// Extra keys under `sinks.loki`, indented by four spaces.
+    pub extra_sink: String,
 }
 
 impl Default for AgentOptions {
@@ -105,6 +107,7 @@ impl Default for AgentOptions {
             rescan_interval_seconds: 0.2,
             max_buffered_bytes: 8 * 1024 * 1024,
             extra_source: String::new(),
+            extra_sink: String::new(),
         }
     }
 }
@@ -175,6 +178,7 @@ sinks:
     batch_wait_seconds: {wait}
     min_backoff_seconds: 0.05
     max_backoff_seconds: 1
+{extra_sink}
 shutdown:
   timeout_seconds: 5
 "#,
@@ -186,6 +190,7 @@ shutdown:
             rescan = self.options.rescan_interval_seconds,
             buffered = self.options.max_buffered_bytes,
             extra = self.options.extra_source,
+            extra_sink = self.options.extra_sink,
         )
     }
 

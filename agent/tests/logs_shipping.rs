@@ -1,0 +1,143 @@
+//! What Loki receives: formats, labels, structured metadata, tenant and credentials, and
+//! the lines of files deleted while being read.
+
+mod logs_support;
+
+use std::io::Write;
+use std::time::Duration;
+
+use logs_support::*;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_json_lines_arrive_with_their_stream_and_time() {
+    let mut node = Node::new("docker").await;
+    let path = pod_log(&node.pods, "legacy", "app-0", "main");
+    let now = nanos();
+    let time = rfc3339(now);
+    let lines = [
+        format!(r#"{{"log":"plain \"quoted\" message\n","stream":"stdout","time":"{time}"}}"#),
+        format!(r#"{{"log":"first half, ","stream":"stderr","time":"{time}"}}"#),
+        format!(r#"{{"log":"second half\n","stream":"stderr","time":"{time}"}}"#),
+    ];
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    node.start_agent();
+    let expected = vec![
+        "plain \"quoted\" message".to_string(),
+        "first half, second half".to_string(),
+    ];
+    node.wait_for(&expected, WAIT).await;
+    let entries = node.receiver.store().entries();
+    assert_eq!(entries.len(), 2);
+    let joined = entries.iter().find(|e| e.line == expected[1]).unwrap();
+    assert!(
+        joined.stream.contains(r#"stream="stderr""#),
+        "{}",
+        joined.stream
+    );
+    assert_eq!(joined.timestamp_ns, now as i128);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_and_trace_ids_of_json_lines_go_as_structured_metadata() {
+    let mut node = Node::new("metadata").await;
+    let path = pod_log(&node.pods, "shop", "api-0", "app");
+    let json = r#"{"level":"info","msg":"done","request_id":"req-42","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}"#;
+    std::fs::write(
+        &path,
+        cri("stdout", "F", json) + &cri("stdout", "F", "not json"),
+    )
+    .unwrap();
+    node.start_agent();
+    node.wait_for(&[json.to_string(), "not json".to_string()], WAIT)
+        .await;
+    let entries = node.receiver.store().entries();
+    let with = entries.iter().find(|e| e.line == json).unwrap();
+    assert_eq!(
+        with.metadata,
+        vec![
+            ("request_id".to_string(), "req-42".to_string()),
+            (
+                "trace_id".to_string(),
+                "4bf92f3577b34da6a3ce929d0e0e4736".to_string()
+            ),
+        ]
+    );
+    assert!(
+        !with.stream.contains("req-42"),
+        "ids must never become labels"
+    );
+    let without = entries.iter().find(|e| e.line == "not json").unwrap();
+    assert!(without.metadata.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn structured_metadata_can_be_switched_off_for_old_loki() {
+    let mut node = Node::with(
+        "nometadata",
+        AgentOptions {
+            extra_sink: "    structured_metadata: false".to_string(),
+            ..AgentOptions::default()
+        },
+    )
+    .await;
+    let path = pod_log(&node.pods, "shop", "api-0", "app");
+    let json = r#"{"request_id":"req-1"}"#;
+    std::fs::write(&path, cri("stdout", "F", json)).unwrap();
+    node.start_agent();
+    node.wait_for(&[json.to_string()], WAIT).await;
+    assert!(node.receiver.store().entries()[0].metadata.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tenant_and_credentials_are_sent_with_every_push() {
+    let mut node = Node::with(
+        "tenant",
+        AgentOptions {
+            extra_sink:
+                "    tenant_id: team-a\n    basic_auth: {username: agent, password: s3cret}"
+                    .to_string(),
+            ..AgentOptions::default()
+        },
+    )
+    .await;
+    let path = pod_log(&node.pods, "shop", "api-0", "app");
+    std::fs::write(&path, cri("stdout", "F", "with tenant")).unwrap();
+    node.start_agent();
+    node.wait_for(&["with tenant".to_string()], WAIT).await;
+    let stats = node.receiver.store().stats();
+    assert_eq!(stats.last_tenant.as_deref(), Some("team-a"));
+    // base64("agent:s3cret")
+    assert_eq!(
+        stats.last_authorization.as_deref(),
+        Some("Basic YWdlbnQ6czNjcmV0")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_file_is_drained_before_it_is_closed() {
+    let mut node = Node::new("deleted").await;
+    let path = pod_log(&node.pods, "shop", "api-0", "app");
+    let mut file = append(&path);
+    file.write_all(cri("stdout", "F", "before deletion").as_bytes())
+        .unwrap();
+    node.start_agent();
+    node.wait_for(&["before deletion".to_string()], WAIT).await;
+    // The pod is gone but its runtime still holds the file and writes a last words.
+    std::fs::remove_file(&path).unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut expected = vec!["before deletion".to_string()];
+    for i in 0..100 {
+        let message = format!("written after deletion {i}");
+        file.write_all(cri("stdout", "F", &message).as_bytes())
+            .unwrap();
+        expected.push(message);
+    }
+    node.wait_for(&expected, WAIT).await;
+    drop(file);
+    // Closed after drain_idle_seconds (1 s here): nothing left open.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let metrics = node.metrics().await;
+    assert_eq!(metric(&metrics, "node_agent_logs_files_watched"), Some(0.0));
+}
