@@ -7,7 +7,9 @@
 # BENCH_LOGS_MIB (default 1024) of logs in BENCH_LOGS_FILES (default 8) pod log files,
 # lines of ~150-250 bytes, one in four JSON with request_id/trace_id (structured metadata
 # path). Target: >= 200 MiB/s on one core, i.e. <= 5.12 CPU-s per GiB; BENCH_STRICT=1
-# exits 1 when missed. Traffic stays on loopback; the run stops by itself.
+# exits 1 when missed. BENCH_LOGS_PROFILE=debug uses the debug binaries as they are (the
+# smoke run in scripts/test.d; its figures mean nothing). Traffic stays on loopback; the run
+# stops by itself.
 set -euo pipefail
 source "$(dirname "$0")/lib/tools.sh"
 cd "$WATCHPOST_ROOT"
@@ -18,10 +20,13 @@ target_dir=${CARGO_TARGET_DIR:-$WATCHPOST_ROOT/target}
 command -v curl >/dev/null || apt_install curl curl
 command -v perl >/dev/null || apt_install perl perl
 
-log "building node-agent and loki-receiver (release)"
-cargo build --release --locked -p node-agent -p loki-receiver
-agent=$target_dir/release/node-agent
-receiver=$target_dir/release/loki-receiver
+profile=${BENCH_LOGS_PROFILE:-release}
+if [ "$profile" = release ]; then
+  log "building node-agent and loki-receiver (release)"
+  cargo build --release --locked -p node-agent -p loki-receiver
+fi
+agent=$target_dir/$profile/node-agent
+receiver=$target_dir/$profile/loki-receiver
 
 scratch=$(mktemp -d -t watchpost-bench-logs.XXXXXX)
 pids=()
@@ -33,14 +38,15 @@ cleanup() {
 trap cleanup EXIT
 
 log "writing $size_mib MiB of CRI logs into $files files"
-# A 16 MiB seed of unique lines stamped now, repeated to size (the receiver only counts,
+# A seed (up to 16 MiB) of unique lines stamped now, repeated to size (the receiver only counts,
 # so repeats cost nothing there).
-perl -e '
+file_mib=$(( size_mib / files > 0 ? size_mib / files : 1 ))
+SEED_MIB=$(( file_mib < 16 ? file_mib : 16 )) perl -e '
   use POSIX qw(strftime);
   my $t = time; my $ts = strftime("%Y-%m-%dT%H:%M:%S", gmtime($t));
   my @paths = ("/api/v1/tasks", "/api/v1/tasks/1234", "/healthz", "/metrics");
   my $n = 0; my $bytes = 0;
-  while ($bytes < 16 * 1048576) {
+  while ($bytes < $ENV{SEED_MIB} * 1048576) {
     my $ns = sprintf("%09d", $n % 1000000000);
     my $line;
     if ($n % 4 == 0) {
