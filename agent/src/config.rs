@@ -81,6 +81,9 @@ pub struct IdentityConfig {
     pub node: String,
     /// Cloud instance id (empty: not known).
     pub instance: String,
+    /// When `instance` is empty and the CloudWatch sink uses the `instance` dimension, ask
+    /// the EC2 instance metadata service (IMDSv2) for the id at start.
+    pub instance_from_metadata: bool,
 }
 
 impl Default for IdentityConfig {
@@ -89,6 +92,7 @@ impl Default for IdentityConfig {
             cluster: String::new(),
             node: hostname(),
             instance: String::new(),
+            instance_from_metadata: false,
         }
     }
 }

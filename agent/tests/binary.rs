@@ -196,3 +196,88 @@ sinks:\n  cloudwatch:\n    enabled: true\n    endpoint_url: {}\n    namespace: W
     );
     assert!(points[0].sample_count.unwrap() >= 2.0);
 }
+
+/// A fake EC2 instance metadata service speaking IMDSv2: a session token, then the id.
+async fn fake_imds(instance_id: &'static str) -> u16 {
+    use axum::routing::{get, put};
+    let app = axum::Router::new()
+        .route(
+            "/latest/api/token",
+            put(|| async {
+                (
+                    [("x-aws-ec2-metadata-token-ttl-seconds", "21600")],
+                    "fake-token",
+                )
+            }),
+        )
+        .route(
+            "/latest/meta-data/instance-id",
+            get(move |headers: axum::http::HeaderMap| async move {
+                match headers.get("x-aws-ec2-metadata-token") {
+                    Some(token) if token == "fake-token" => Ok(instance_id),
+                    _ => Err(axum::http::StatusCode::UNAUTHORIZED),
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    port
+}
+
+#[tokio::test]
+async fn instance_id_comes_from_ec2_metadata_when_asked() {
+    test_credentials();
+    let ministack = Ministack::start().await;
+    let imds_port = fake_imds("i-0fa4e1d5ca1ab1e00").await;
+    let port = free_port();
+    let path = scratch_file(
+        "imds.yaml",
+        &format!(
+            "server: {{listen_address: '127.0.0.1:{port}'}}\nidentity: {{node: imds-node, instance_from_metadata: true}}\n\
+sources:\n  node: {{collect_interval_seconds: 0.2}}\n\
+sinks:\n  cloudwatch:\n    enabled: true\n    endpoint_url: {}\n    namespace: Watchpost/Imds\n    push_interval_seconds: 0.5\n    dimensions: [node, instance]\n    metrics: [{{selector: node_load1}}]\n",
+            ministack.url()
+        ),
+    );
+    let _agent = ChildGuard::spawn_command(
+        Command::new(BINARY)
+            .arg("--config")
+            .arg(&path)
+            .env_remove("AWS_EC2_METADATA_DISABLED")
+            .env(
+                "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                format!("http://127.0.0.1:{imds_port}"),
+            )
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1"),
+    );
+    let client = ministack.client().await;
+    let dimensions = wait_for(
+        "a datum with an InstanceId",
+        Duration::from_secs(20),
+        || async {
+            let metrics = client
+                .list_metrics()
+                .namespace("Watchpost/Imds")
+                .send()
+                .await
+                .ok()?
+                .metrics?;
+            metrics.into_iter().next()?.dimensions
+        },
+    )
+    .await;
+    let pairs: Vec<(String, String)> = dimensions
+        .into_iter()
+        .map(|d| (d.name.unwrap_or_default(), d.value.unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("NodeName".to_string(), "imds-node".to_string()),
+            ("InstanceId".to_string(), "i-0fa4e1d5ca1ab1e00".to_string())
+        ]
+    );
+}

@@ -259,6 +259,7 @@ async fn sink(
         cluster: String::new(),
         node: "n1".into(),
         instance: String::new(),
+        ..IdentityConfig::default()
     };
     let sink = CloudWatchSink::new(config.sinks.cloudwatch, &identity, &registry)
         .await

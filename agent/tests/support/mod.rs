@@ -67,6 +67,27 @@ impl ChildGuard {
     }
 }
 
+impl ChildGuard {
+    /// Starts a prepared command (for environment removals and the like).
+    pub fn spawn_command(command: &mut Command) -> ChildGuard {
+        let verbose = std::env::var_os("NODE_AGENT_TEST_VERBOSE").is_some();
+        let quiet = || {
+            if verbose {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            }
+        };
+        ChildGuard(
+            command
+                .stdout(quiet())
+                .stderr(quiet())
+                .spawn()
+                .expect("start child process"),
+        )
+    }
+}
+
 impl Drop for ChildGuard {
     fn drop(&mut self) {
         let _ = self.0.kill();

@@ -215,6 +215,7 @@ mod tests {
             cluster: "prod".into(),
             node: "n1".into(),
             instance: String::new(),
+            ..IdentityConfig::default()
         }
     }
 

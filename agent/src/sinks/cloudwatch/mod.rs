@@ -15,6 +15,7 @@
 pub mod aggregate;
 pub mod batch;
 pub mod config;
+pub mod imds;
 pub mod queue;
 pub mod service;
 pub mod sink;

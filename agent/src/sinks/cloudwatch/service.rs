@@ -5,6 +5,7 @@
 //! the bounded queue, where overflow (not a retry budget) decides what is lost.
 
 use aws_sdk_cloudwatch::Client;
+use aws_sdk_cloudwatch::config::SharedHttpClient;
 use aws_sdk_cloudwatch::config::http::HttpResponse;
 use aws_sdk_cloudwatch::config::retry::RetryConfig;
 use aws_sdk_cloudwatch::config::timeout::TimeoutConfig;
@@ -52,11 +53,7 @@ impl CloudWatchService {
     /// by `region` and `endpoint_url`.
     /// Fails when no region is configured and the chain finds none: every call would fail.
     pub async fn new(config: &CloudWatchConfig) -> anyhow::Result<Self> {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
+        let http = https_client();
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .http_client(http)
             .retry_config(RetryConfig::disabled())
@@ -132,6 +129,15 @@ impl CloudWatchService {
         }
         builder.build()
     }
+}
+
+/// The SDK's HTTP client with rustls on ring (no aws-lc/cmake build, smaller binary).
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
 }
 
 fn classify(error: SdkError<PutMetricDataError, HttpResponse>) -> PutError {

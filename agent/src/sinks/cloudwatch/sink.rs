@@ -11,7 +11,8 @@ use crate::pipeline::MetricReceiver;
 use crate::sinks::SinkTelemetry;
 use crate::sinks::cloudwatch::aggregate::Aggregator;
 use crate::sinks::cloudwatch::batch;
-use crate::sinks::cloudwatch::config::CloudWatchConfig;
+use crate::sinks::cloudwatch::config::{CloudWatchConfig, IdentityDimension};
+use crate::sinks::cloudwatch::imds;
 use crate::sinks::cloudwatch::queue::RequestQueue;
 use crate::sinks::cloudwatch::service::{CloudWatchService, PutError};
 use crate::telemetry::Registry;
@@ -31,8 +32,20 @@ impl CloudWatchSink {
         identity: &IdentityConfig,
         registry: &Registry,
     ) -> anyhow::Result<Self> {
-        let aggregator = Aggregator::new(config.metrics.clone(), &config.dimensions, identity);
         let service = CloudWatchService::new(&config).await?;
+        let mut identity = identity.clone();
+        if identity.instance.is_empty()
+            && identity.instance_from_metadata
+            && config.dimensions.contains(&IdentityDimension::Instance)
+        {
+            match imds::instance_id().await {
+                Ok(id) => identity.instance = id,
+                Err(error) => {
+                    tracing::warn!(%error, "no instance id from EC2 metadata; datums go without InstanceId")
+                }
+            }
+        }
+        let aggregator = Aggregator::new(config.metrics.clone(), &config.dimensions, &identity);
         Ok(CloudWatchSink {
             config,
             aggregator,
