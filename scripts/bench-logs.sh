@@ -96,7 +96,7 @@ entries() { curl -sf "http://127.0.0.1:$receiver_port/stats" | sed -n 's/.*"entr
 
 log "shipping $total_lines lines ($((total_bytes / 1048576)) MiB)"
 start=$(date +%s.%N)
-"$agent" --config "$scratch/agent.yaml" 2>"$scratch/agent.log" &
+${BENCH_LOGS_WRAP:-} "$agent" --config "$scratch/agent.yaml" 2>"$scratch/agent.log" &
 agent_pid=$!
 pids+=("$agent_pid")
 deadline=$(( $(date +%s) + 600 ))

@@ -28,8 +28,11 @@ pub struct StreamAdapter {
 pub struct EntryAdapter {
     #[prost(message, optional, tag = "1")]
     pub timestamp: Option<Timestamp>,
-    #[prost(string, tag = "2")]
-    pub line: String,
+    /// Declared `string` in Loki's schema; `bytes` has the same wire encoding and lets a
+    /// line point into the reader's buffer instead of being copied into its own `String`.
+    /// Always valid UTF-8 (the reader replaces invalid bytes).
+    #[prost(bytes = "bytes", tag = "2")]
+    pub line: bytes::Bytes,
     #[prost(message, repeated, tag = "3")]
     pub structured_metadata: Vec<LabelPairAdapter>,
 }

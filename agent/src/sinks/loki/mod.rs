@@ -36,7 +36,7 @@ use crate::sinks::SinkTelemetry;
 use crate::sources::kubernetes_logs::LogBatch;
 use crate::telemetry::{Counter, Registry};
 use config::LokiConfig;
-use logproto::{EntryAdapter, PushRequest, StreamAdapter, Timestamp};
+use logproto::{EntryAdapter, LabelPairAdapter, PushRequest, StreamAdapter, Timestamp};
 use metadata::Extractor;
 use service::{Outcome, PushService};
 
@@ -57,14 +57,20 @@ impl Batch {
         if self.opened.is_none() {
             self.opened = Some(Instant::now());
         }
+        let mut metadata: Vec<Vec<LabelPairAdapter>> = match extractor {
+            Some(x) => input
+                .entries
+                .iter()
+                .map(|e| x.extract(input.line(e)))
+                .collect(),
+            None => Vec::new(),
+        };
+        self.bytes += input.text.len();
+        let text = Bytes::from(input.text);
         // Consecutive lines mostly share a stream: compare the Arc's pointer before
         // hashing a whole label string per line.
         let mut last: Option<(Arc<str>, usize)> = None;
-        for entry in input.entries {
-            let structured_metadata = extractor
-                .map(|x| x.extract(&entry.line))
-                .unwrap_or_default();
-            self.bytes += entry.line.len();
+        for (i, entry) in input.entries.into_iter().enumerate() {
             self.lines += 1;
             self.newest_ns = Some(
                 self.newest_ns
@@ -88,8 +94,8 @@ impl Batch {
             };
             self.streams[slot].1.push(EntryAdapter {
                 timestamp: Some(Timestamp::from_unix_nanos(entry.timestamp_ns)),
-                line: entry.line,
-                structured_metadata,
+                line: text.slice(entry.text),
+                structured_metadata: metadata.get_mut(i).map(std::mem::take).unwrap_or_default(),
             });
         }
         self.acks.extend(input.acks);
@@ -308,12 +314,18 @@ mod tests {
     use super::*;
     use crate::sources::kubernetes_logs::LogEntry;
 
-    fn entry(stream: &str, ts: i64, line: &str) -> LogEntry {
-        LogEntry {
-            stream: Arc::from(stream),
-            timestamp_ns: ts,
-            line: line.to_string(),
+    fn batch_of(lines: &[(&str, i64, &str)]) -> LogBatch {
+        let mut batch = LogBatch::default();
+        for (stream, ts, line) in lines {
+            let start = batch.text.len();
+            batch.text.push_str(line);
+            batch.entries.push(LogEntry {
+                stream: Arc::from(*stream),
+                timestamp_ns: *ts,
+                text: start..batch.text.len(),
+            });
         }
+        batch
     }
 
     #[test]
@@ -321,15 +333,11 @@ mod tests {
         let mut batch = Batch::default();
         let extractor = Extractor::new(&["trace_id".to_string()]);
         batch.add(
-            LogBatch {
-                entries: vec![
-                    entry(r#"{a="1"}"#, 3_000_000_001, "late"),
-                    entry(r#"{a="1"}"#, 1_000_000_000, r#"{"trace_id":"t1"}"#),
-                    entry(r#"{a="2"}"#, 2, "other"),
-                ],
-                acks: vec![],
-                bytes: 0,
-            },
+            batch_of(&[
+                (r#"{a="1"}"#, 3_000_000_001, "late"),
+                (r#"{a="1"}"#, 1_000_000_000, r#"{"trace_id":"t1"}"#),
+                (r#"{a="2"}"#, 2, "other"),
+            ]),
             extractor.as_ref(),
         );
         let body = batch.encode();
@@ -340,7 +348,7 @@ mod tests {
             .iter()
             .find(|s| s.labels == r#"{a="1"}"#)
             .unwrap();
-        assert_eq!(a1.entries[0].line, r#"{"trace_id":"t1"}"#);
+        assert_eq!(&a1.entries[0].line[..], br#"{"trace_id":"t1"}"#);
         assert_eq!(a1.entries[0].structured_metadata[0].value, "t1");
         assert_eq!(
             a1.entries[1].timestamp,

@@ -18,6 +18,7 @@ pub mod tailer;
 pub mod telemetry;
 pub mod watch;
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -33,18 +34,28 @@ pub struct LogEntry {
     pub stream: Arc<str>,
     /// Nanoseconds since the Unix epoch.
     pub timestamp_ns: i64,
-    /// The message, valid UTF-8, at most `max_line_bytes`.
-    pub line: String,
+    /// Where the message is in its batch's `text` (at most `max_line_bytes`).
+    pub text: Range<usize>,
 }
 
 /// What the reader hands to the sink at once: lines, then the checkpoint moves that
 /// become true once those lines (and all before them) are acknowledged.
+///
+/// The messages share one buffer instead of a `String` each: one allocation per
+/// hand-off rather than per line, freed by the sink in one piece.
 #[derive(Debug, Default)]
 pub struct LogBatch {
     pub entries: Vec<LogEntry>,
     pub acks: Vec<Ack>,
-    /// Bytes of line text, for batching decisions.
-    pub bytes: usize,
+    /// Every message, back to back.
+    pub text: String,
+}
+
+impl LogBatch {
+    /// The message of `entry`.
+    pub fn line(&self, entry: &LogEntry) -> &str {
+        &self.text[entry.text.clone()]
+    }
 }
 
 /// Starts the reader on its own thread (file reads block) and returns the sink's input

@@ -205,15 +205,29 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// A complete line, ready to ship.
+/// A complete line, ready to ship. Its text borrows the bytes read whenever they are
+/// valid UTF-8 and within the limit, which is nearly always: copying happens once, into
+/// the hand-off to the sink.
 #[derive(Debug, PartialEq)]
-pub struct Line {
+pub struct Line<'a> {
     pub timestamp_ns: i64,
     /// `None` for plain lines.
     pub stream: Option<StdStream>,
-    pub text: String,
+    pub text: Cow<'a, str>,
     /// The line was cut at the maximum length.
     pub truncated: bool,
+}
+
+impl Line<'_> {
+    /// The same line, owning its text.
+    pub fn into_owned(self) -> Line<'static> {
+        Line {
+            timestamp_ns: self.timestamp_ns,
+            stream: self.stream,
+            text: Cow::Owned(self.text.into_owned()),
+            truncated: self.truncated,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -261,7 +275,7 @@ impl Assembler {
         raw_truncated: bool,
         start: u64,
         now_ns: i64,
-        out: &mut impl FnMut(Line),
+        out: &mut impl FnMut(Line<'_>),
     ) {
         if self.format == Format::Auto {
             self.format = if parse_cri(raw).is_some() {
@@ -333,7 +347,7 @@ impl Assembler {
     }
 
     /// Emits unfinished pieces as lines: the file is closing and they will never end.
-    pub fn flush(&mut self, out: &mut impl FnMut(Line)) {
+    pub fn flush(&mut self, out: &mut impl FnMut(Line<'_>)) {
         for index in 0..self.pending.len() {
             if let Some(pending) = self.pending[index].take() {
                 let stream = if index == 0 {
@@ -364,29 +378,30 @@ fn finish(
     stream: Option<StdStream>,
     message: &[u8],
     truncated: bool,
-) -> Line {
-    {
-        let mut text = String::from_utf8_lossy(message).into_owned();
-        let mut truncated = truncated;
-        if text.len() > max_bytes {
-            truncated = true;
+) -> Line<'_> {
+    // `from_utf8` validates ASCII a word at a time; the lossy path walks byte by byte and
+    // is only needed for the rare invalid line.
+    let mut text = match std::str::from_utf8(message) {
+        Ok(valid) => Cow::Borrowed(valid),
+        Err(_) => String::from_utf8_lossy(message),
+    };
+    let truncated = truncated || text.len() > max_bytes;
+    if truncated {
+        let text = text.to_mut();
+        let mut keep = max_bytes
+            .saturating_sub(TRUNCATION_MARKER.len())
+            .min(text.len());
+        while !text.is_char_boundary(keep) {
+            keep -= 1;
         }
-        if truncated {
-            let mut keep = max_bytes
-                .saturating_sub(TRUNCATION_MARKER.len())
-                .min(text.len());
-            while !text.is_char_boundary(keep) {
-                keep -= 1;
-            }
-            text.truncate(keep);
-            text.push_str(TRUNCATION_MARKER);
-        }
-        Line {
-            timestamp_ns,
-            stream,
-            text,
-            truncated,
-        }
+        text.truncate(keep);
+        text.push_str(TRUNCATION_MARKER);
+    }
+    Line {
+        timestamp_ns,
+        stream,
+        text,
+        truncated,
     }
 }
 
@@ -405,10 +420,12 @@ mod tests {
     const TS: &str = "2026-11-23T12:34:56.123456789Z";
     const TS_NS: i64 = 1_795_437_296_123_456_789;
 
-    fn collect(assembler: &mut Assembler, lines: &[&[u8]]) -> Vec<Line> {
+    fn collect(assembler: &mut Assembler, lines: &[&[u8]]) -> Vec<Line<'static>> {
         let mut out = Vec::new();
         for (i, raw) in lines.iter().enumerate() {
-            assembler.push(raw, false, i as u64 * 100, 7, &mut |l| out.push(l));
+            assembler.push(raw, false, i as u64 * 100, 7, &mut |l| {
+                out.push(l.into_owned())
+            });
         }
         out
     }
@@ -470,7 +487,9 @@ mod tests {
         let raws: Vec<&[u8]> = raw.iter().map(|s| s.as_bytes()).collect();
         let mut out = Vec::new();
         for (i, r) in raws.iter().enumerate() {
-            assembler.push(r, false, i as u64 * 100, 0, &mut |l| out.push(l));
+            assembler.push(r, false, i as u64 * 100, 0, &mut |l| {
+                out.push(l.into_owned())
+            });
             if i == 1 {
                 assert_eq!(assembler.oldest_pending_start(), Some(0));
             }
@@ -519,7 +538,7 @@ mod tests {
         let piece = format!("{TS} stdout P dangling");
         assert!(collect(&mut assembler, &[piece.as_bytes()]).is_empty());
         let mut out = Vec::new();
-        assembler.flush(&mut |l| out.push(l));
+        assembler.flush(&mut |l| out.push(l.into_owned()));
         assert_eq!(out[0].text, "dangling");
     }
 

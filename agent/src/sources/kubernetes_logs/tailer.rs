@@ -193,7 +193,7 @@ impl Reader {
             } else {
                 self.files.insert(id, tailed);
             }
-            if self.outbox.bytes >= self.config.read_chunk_bytes {
+            if self.outbox.text.len() >= self.config.read_chunk_bytes {
                 self.flush()?;
             }
         }
@@ -202,10 +202,18 @@ impl Reader {
     }
 
     fn flush(&mut self) -> Result<(), Closed> {
-        let mut batch = std::mem::take(&mut self.outbox);
-        if batch.entries.is_empty() && batch.acks.is_empty() {
+        if self.outbox.entries.is_empty() && self.outbox.acks.is_empty() {
             return Ok(());
         }
+        // Sized for a full hand-off up front: a doubling String would keep up to twice
+        // the text alive while the sink holds it.
+        let fresh = LogBatch {
+            text: String::with_capacity(
+                self.config.read_chunk_bytes + self.config.read_chunk_bytes / 4,
+            ),
+            ..LogBatch::default()
+        };
+        let mut batch = std::mem::replace(&mut self.outbox, fresh);
         // Waits while the sink's input is full: this is the backpressure that keeps
         // memory bounded when Loki is slow or down. Polling rather than a blocking send
         // keeps the lag gauges current and shutdown prompt meanwhile.
@@ -245,7 +253,10 @@ impl Reader {
     /// Emits what is left of a drained file and forgets it.
     fn close(&mut self, mut tailed: Tailed) {
         let now = now_ns();
-        let mut lines = Vec::new();
+        let mut counts = LineCounts::default();
+        let outbox = &mut self.outbox;
+        let labels = &tailed.labels;
+        let mut out = |line: Line<'_>| counts.push(outbox, labels, line);
         if !tailed.partial.is_empty() {
             let raw = std::mem::take(&mut tailed.partial);
             tailed.assembler.push(
@@ -253,23 +264,13 @@ impl Reader {
                 tailed.partial_truncated,
                 tailed.line_start,
                 now,
-                &mut |l| lines.push(l),
+                &mut out,
             );
         }
-        tailed.assembler.flush(&mut |l| lines.push(l));
-        for line in lines {
-            self.emit(&tailed.labels, line);
-        }
+        tailed.assembler.flush(&mut out);
+        counts.record(&self.telemetry);
         self.outbox.acks.push(Ack::Forget(tailed.id));
         tracing::debug!(path = %tailed.path.display(), "closed drained log file");
-    }
-
-    fn emit(&mut self, labels: &FileLabels, line: Line) {
-        self.telemetry.read_lines.inc();
-        if line.truncated {
-            self.telemetry.truncated_lines.inc();
-        }
-        push_line(&mut self.outbox, labels, line);
     }
 
     /// Re-evaluates the globs: opens new files, marks vanished ones as draining.
@@ -418,7 +419,10 @@ impl Reader {
         }
         let now = now_ns();
         let raw_max = self.config.max_line_bytes + RAW_LINE_ALLOWANCE;
-        let mut lines = Vec::new();
+        let mut counts = LineCounts::default();
+        let outbox = &mut self.outbox;
+        let labels = &tailed.labels;
+        let mut out = |line: Line<'_>| counts.push(outbox, labels, line);
         let data = &self.chunk[..n];
         let mut pos = 0;
         for newline in memchr::memchr_iter(b'\n', data) {
@@ -428,9 +432,7 @@ impl Reader {
                 let piece = &piece[..piece.len().min(raw_max)];
                 tailed
                     .assembler
-                    .push(piece, truncated, base + pos as u64, now, &mut |l| {
-                        lines.push(l)
-                    });
+                    .push(piece, truncated, base + pos as u64, now, &mut out);
             } else {
                 append_capped(
                     &mut tailed.partial,
@@ -443,7 +445,7 @@ impl Reader {
                     tailed.partial_truncated,
                     tailed.line_start,
                     now,
-                    &mut |l| lines.push(l),
+                    &mut out,
                 );
                 tailed.partial.clear();
                 tailed.partial_truncated = false;
@@ -462,16 +464,7 @@ impl Reader {
         tailed.offset = base + n as u64;
         tailed.last_data = Instant::now();
         self.telemetry.read_bytes.inc_by(n as f64);
-        // Counted per read, not per line: the counters are shared atomics.
-        self.telemetry.read_lines.inc_by(lines.len() as f64);
-        let truncated = lines.iter().filter(|l| l.truncated).count();
-        if truncated > 0 {
-            self.telemetry.truncated_lines.inc_by(truncated as f64);
-        }
-        self.outbox.entries.reserve(lines.len());
-        for line in lines {
-            push_line(&mut self.outbox, &tailed.labels, line);
-        }
+        counts.record(&self.telemetry);
         self.announce(tailed);
         Ok(true)
     }
@@ -639,13 +632,33 @@ fn watch_levels(events: &mut FsEvents, pattern: &str) {
 /// The sink went away (shutdown).
 struct Closed;
 
-fn push_line(batch: &mut LogBatch, labels: &FileLabels, line: Line) {
-    batch.bytes += line.text.len();
-    batch.entries.push(LogEntry {
-        stream: labels.get(line.stream).clone(),
-        timestamp_ns: line.timestamp_ns,
-        line: line.text,
-    });
+/// Appends lines to the hand-off and counts them; the counters are shared atomics, so
+/// they are updated once per read rather than per line.
+#[derive(Default)]
+struct LineCounts {
+    lines: usize,
+    truncated: usize,
+}
+
+impl LineCounts {
+    fn push(&mut self, batch: &mut LogBatch, labels: &FileLabels, line: Line<'_>) {
+        self.lines += 1;
+        self.truncated += usize::from(line.truncated);
+        let start = batch.text.len();
+        batch.text.push_str(&line.text);
+        batch.entries.push(LogEntry {
+            stream: labels.get(line.stream).clone(),
+            timestamp_ns: line.timestamp_ns,
+            text: start..batch.text.len(),
+        });
+    }
+
+    fn record(&self, telemetry: &ReaderTelemetry) {
+        telemetry.read_lines.inc_by(self.lines as f64);
+        if self.truncated > 0 {
+            telemetry.truncated_lines.inc_by(self.truncated as f64);
+        }
+    }
 }
 
 fn append_capped(buffer: &mut Vec<u8>, truncated: &mut bool, piece: &[u8], max: usize) {
