@@ -425,6 +425,26 @@ mod tests {
     }
 
     #[test]
+    fn environment_override_takes_yaml_lists_and_names_bad_values() {
+        let config = Config::load(
+            None,
+            env(&[(
+                "NODE_AGENT__SINKS__CLOUDWATCH__DIMENSIONS",
+                "[node, instance]",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(config.sinks.cloudwatch.dimensions.len(), 2);
+        let err = Config::load(
+            None,
+            env(&[("NODE_AGENT__SINKS__CLOUDWATCH__DIMENSIONS", "[rack]")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("sinks.cloudwatch.dimensions[0]: unknown variant `rack`, expected one of `cluster`, `node`, `instance`"), "{err}");
+    }
+
+    #[test]
     fn environment_override_of_unknown_key_is_rejected() {
         let err = Config::load(None, env(&[("NODE_AGENT__SINKS__NOPE", "1")]))
             .unwrap_err()
