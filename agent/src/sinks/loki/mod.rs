@@ -9,8 +9,8 @@
 //! are sorted by timestamp within the batch. JSON lines' `request_id`/`trace_id` go as
 //! structured metadata ([`metadata`]).
 //!
-//! The non-obvious decision: exactly one push is in flight, and the sink takes no new
-//! lines while it retries. That keeps acknowledgements in file order (so a checkpoint is
+//! The non-obvious decision: exactly one push is in flight, and while it retries the sink
+//! takes at most one more batch (encoded, next in line) and then no new lines. That keeps acknowledgements in file order (so a checkpoint is
 //! simply the last acknowledged offset) and turns a slow or absent Loki into backpressure
 //! on the reader instead of memory growth. Retries (429, 5xx, network) never give up by
 //! themselves; other 4xx drop the batch, counted and logged, and the checkpoint moves past
@@ -105,6 +105,18 @@ impl Batch {
         self.lines == 0 && self.acks.is_empty()
     }
 
+    /// Closes the batch: encodes its lines (none: nothing to push, only checkpoint moves).
+    fn seal(&mut self) -> Sealed {
+        let mut batch = std::mem::take(self);
+        Sealed {
+            body: (batch.lines > 0).then(|| batch.encode()),
+            acks: std::mem::take(&mut batch.acks),
+            lines: batch.lines,
+            bytes: batch.bytes,
+            newest_ns: batch.newest_ns,
+        }
+    }
+
     /// The push body: protobuf, then snappy (block format, as Loki decodes it).
     fn encode(&mut self) -> Bytes {
         self.index.clear();
@@ -126,6 +138,26 @@ impl Batch {
             .compress_vec(&raw)
             .expect("snappy compresses any input");
         Bytes::from(compressed)
+    }
+}
+
+/// A closed batch, encoded and waiting for its turn.
+struct Sealed {
+    body: Option<Bytes>,
+    acks: Vec<Ack>,
+    lines: usize,
+    bytes: usize,
+    newest_ns: Option<i64>,
+}
+
+/// The push in flight.
+type Delivery<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>>;
+
+/// Completes with the in-flight push's result; never, when there is none.
+async fn poll_delivery(in_flight: &mut Option<Delivery<'_>>) -> bool {
+    match in_flight {
+        Some(delivery) => delivery.await,
+        None => std::future::pending().await,
     }
 }
 
@@ -188,45 +220,75 @@ impl LokiSink {
         flush_timeout: Duration,
     ) {
         let wait = self.config.batch_wait_seconds.duration();
-        let mut batch = Batch::default();
+        let max = self.config.batch_max_bytes;
+        // Three stages so the single push in flight never waits for the next batch to be
+        // gathered or encoded: `open` fills, `sealed` is encoded and next in line,
+        // `in_flight` is being pushed (with its retries).
+        let mut open = Batch::default();
+        let mut sealed: Option<Sealed> = None;
+        let mut in_flight: Option<Delivery<'_>> = None;
+        let mut failed = false;
         loop {
-            let deadline = batch.opened.map(|t| t + wait);
+            let deadline = match sealed {
+                None => open.opened.map(|t| t + wait),
+                Some(_) => None,
+            };
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
-                _ = sleep_until(deadline) => {
-                    if !self.deliver(&mut batch, &shutdown).await { break; }
+                delivered = poll_delivery(&mut in_flight) => {
+                    in_flight = None;
+                    if !delivered {
+                        failed = true;
+                        break;
+                    }
+                    if let Some(next) = sealed.take() {
+                        in_flight = Some(Box::pin(self.deliver(next, shutdown.clone())));
+                    }
                 }
-                received = input.recv() => match received {
+                _ = sleep_until(deadline) => {
+                    let next = open.seal();
+                    match in_flight {
+                        None => in_flight = Some(Box::pin(self.deliver(next, shutdown.clone()))),
+                        Some(_) => sealed = Some(next),
+                    }
+                }
+                received = input.recv(), if sealed.is_none() => match received {
                     Some(received) => {
-                        batch.add(received, self.extractor.as_ref());
-                        if batch.bytes >= self.config.batch_max_bytes
-                            && !self.deliver(&mut batch, &shutdown).await
-                        {
-                            break;
+                        open.add(received, self.extractor.as_ref());
+                        if open.bytes >= max {
+                            let next = open.seal();
+                            match in_flight {
+                                None => in_flight = Some(Box::pin(self.deliver(next, shutdown.clone()))),
+                                Some(_) => sealed = Some(next),
+                            }
                         }
                     }
                     None => break,
                 },
             }
         }
-        // Only the open batch is flushed: what is still in the channel was never
-        // acknowledged, so its offsets were not recorded and it is read again on restart.
+        // What is still in the channel was never acknowledged: its offsets were not
+        // recorded and it is read again on restart. What was taken is flushed in order,
+        // and nothing after a batch that failed: its checkpoint moves would skip it.
         drop(input);
-        if !batch.is_empty() {
+        if !failed {
             let never = CancellationToken::new();
-            if tokio::time::timeout(flush_timeout, self.deliver(&mut batch, &never))
-                .await
-                .is_err()
-            {
-                self.telemetry
-                    .common
-                    .dropped_shutdown
-                    .inc_by(batch.lines as f64);
-                tracing::warn!(
-                    lines = batch.lines,
-                    "shutdown flush to Loki timed out; the lines are re-read on restart"
-                );
+            let flush = async {
+                if let Some(current) = in_flight.take() {
+                    if !current.await {
+                        return;
+                    }
+                }
+                let last = (!open.is_empty()).then(|| open.seal());
+                for next in sealed.take().into_iter().chain(last) {
+                    if !self.deliver(next, never.clone()).await {
+                        return;
+                    }
+                }
+            };
+            if tokio::time::timeout(flush_timeout, flush).await.is_err() {
+                tracing::warn!("shutdown flush to Loki timed out; the rest is re-read on restart");
             }
         }
         let positions = self.positions.clone();
@@ -239,13 +301,11 @@ impl LokiSink {
 
     /// Pushes `batch` until Loki takes or refuses it, then applies its checkpoint moves.
     /// Returns false if `shutdown` interrupted the retries (the batch stays unacknowledged).
-    async fn deliver(&self, batch: &mut Batch, shutdown: &CancellationToken) -> bool {
-        let mut done = std::mem::take(batch);
-        if done.lines == 0 {
+    async fn deliver(&self, done: Sealed, shutdown: CancellationToken) -> bool {
+        let Some(body) = done.body else {
             self.positions.apply(&done.acks, None);
             return true;
-        }
-        let body = done.encode();
+        };
         let telemetry = &self.telemetry.common;
         telemetry.queue_requests.set(1.0);
         let mut attempt: u32 = 0;
