@@ -141,3 +141,76 @@ async fn a_deleted_file_is_drained_before_it_is_closed() {
     let metrics = node.metrics().await;
     assert_eq!(metric(&metrics, "node_agent_logs_files_watched"), Some(0.0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_delivers_the_open_batch_and_records_it() {
+    let mut node = Node::with(
+        "sigterm",
+        AgentOptions {
+            // Long enough that only the shutdown flush can send the batch.
+            batch_wait_seconds: 30.0,
+            ..AgentOptions::default()
+        },
+    )
+    .await;
+    let path = pod_log(&node.pods, "shop", "api-0", "app");
+    let expected: Vec<String> = (0..20)
+        .map(|i| format!("flushed at shutdown {i}"))
+        .collect();
+    let text: String = expected.iter().map(|m| cri("stdout", "F", m)).collect();
+    std::fs::write(&path, &text).unwrap();
+    node.start_agent();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        node.receiver.store().stats().entries,
+        0,
+        "sent before the batch closed"
+    );
+    node.stop_agent();
+    let delivery = Delivery::of(&node.receiver, &expected);
+    assert!(delivery.missing.is_empty(), "{delivery:?}");
+    let positions = std::fs::read_to_string(&node.positions).unwrap();
+    assert!(
+        positions.contains(&format!("\"offset\": {}", text.len())),
+        "positions not at the end of the file: {positions}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_loki_is_down_exits_in_time_and_loses_nothing() {
+    let mut node = Node::new("sigterm-down").await;
+    let path = pod_log(&node.pods, "shop", "api-0", "app");
+    let first: Vec<String> = (0..10).map(|i| format!("before the outage {i}")).collect();
+    std::fs::write(
+        &path,
+        first
+            .iter()
+            .map(|m| cri("stdout", "F", m))
+            .collect::<String>(),
+    )
+    .unwrap();
+    node.start_agent();
+    node.wait_for(&first, WAIT).await;
+    node.receiver.stop().await;
+    let mut file = append(&path);
+    let second: Vec<String> = (0..10).map(|i| format!("during the outage {i}")).collect();
+    for m in &second {
+        file.write_all(cri("stdout", "F", m).as_bytes()).unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let started = std::time::Instant::now();
+    node.stop_agent();
+    // shutdown.timeout_seconds is 5 in these tests.
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+    node.receiver.restart().await.unwrap();
+    node.start_agent();
+    let delivery = node.wait_for(&second, WAIT).await;
+    assert_eq!(
+        delivery.duplicates, 0,
+        "the acknowledged lines were sent again"
+    );
+}
