@@ -100,13 +100,13 @@ impl Limits {
             .unwrap_or_default()
             .as_nanos() as i128;
         let ts = entry.timestamp.map(|t| t.unix_nanos()).unwrap_or(0);
-        if let Some(age) = self.reject_old_samples_max_age {
-            if ts < now_ns - age.as_nanos() as i128 {
-                return Err(format!(
-                    "entry for stream '{stream}' has timestamp too old: {ts}, oldest acceptable timestamp is: {}",
-                    now_ns - age.as_nanos() as i128
-                ));
-            }
+        if let Some(age) = self.reject_old_samples_max_age
+            && ts < now_ns - age.as_nanos() as i128
+        {
+            return Err(format!(
+                "entry for stream '{stream}' has timestamp too old: {ts}, oldest acceptable timestamp is: {}",
+                now_ns - age.as_nanos() as i128
+            ));
         }
         if ts > now_ns + self.creation_grace_period.as_nanos() as i128 {
             return Err(format!(

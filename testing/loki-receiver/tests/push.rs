@@ -144,9 +144,11 @@ async fn entries_older_than_a_week_are_refused() {
 
 #[tokio::test]
 async fn pushes_over_the_ingestion_rate_are_answered_429_and_not_kept() {
-    let mut limits = Limits::default();
-    limits.ingestion_rate_bytes = 1000.0;
-    limits.ingestion_burst_bytes = 2000.0;
+    let limits = Limits {
+        ingestion_rate_bytes: 1000.0,
+        ingestion_burst_bytes: 2000.0,
+        ..Limits::default()
+    };
     let receiver = start(ReceiverConfig {
         limits,
         ..ReceiverConfig::default()

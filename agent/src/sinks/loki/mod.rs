@@ -275,10 +275,10 @@ impl LokiSink {
         if !failed {
             let never = CancellationToken::new();
             let flush = async {
-                if let Some(current) = in_flight.take() {
-                    if !current.await {
-                        return;
-                    }
+                if let Some(current) = in_flight.take()
+                    && !current.await
+                {
+                    return;
                 }
                 let last = (!open.is_empty()).then(|| open.seal());
                 for next in sealed.take().into_iter().chain(last) {
