@@ -456,3 +456,47 @@ async fn loki_errors_are_retried_or_dropped_as_loki_means_them() {
         "lines re-sent after a clean restart: {after:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotations_while_the_agent_is_stopped_lose_nothing() {
+    let mut node = Node::new("offline-rotation").await;
+    let renamed = pod_log(&node.pods, "shop", "web-0", "app");
+    let copied = pod_log(&node.pods, "shop", "web-1", "app");
+    let lines = |tag: &str, range: std::ops::Range<u32>| -> Vec<String> {
+        range.map(|i| format!("{tag} line {i}")).collect()
+    };
+    let write = |path: &std::path::Path, messages: &[String]| {
+        let mut file = append(path);
+        for m in messages {
+            file.write_all(cri("stdout", "F", m).as_bytes()).unwrap();
+        }
+    };
+    write(&renamed, &lines("renamed", 0..10));
+    write(&copied, &lines("copied", 0..10));
+    node.start_agent();
+    let mut expected = lines("renamed", 0..10);
+    expected.extend(lines("copied", 0..10));
+    node.wait_for(&expected, Duration::from_secs(20)).await;
+    node.stop_agent();
+
+    // While stopped: more lines, then the kubelet's rename rotation of one file and a
+    // copytruncate of the other, then lines in the fresh files.
+    write(&renamed, &lines("renamed", 10..20));
+    write(&copied, &lines("copied", 10..20));
+    std::fs::rename(&renamed, renamed.with_file_name("0.log.20261123-130000")).unwrap();
+    std::fs::copy(&copied, copied.with_file_name("0.log.1")).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&copied)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    write(&renamed, &lines("renamed", 20..25));
+    write(&copied, &lines("copied", 20..25));
+
+    node.start_agent();
+    let mut expected = lines("renamed", 0..25);
+    expected.extend(lines("copied", 0..25));
+    let delivery = node.wait_for(&expected, Duration::from_secs(20)).await;
+    assert_eq!(delivery.duplicates, 0, "acknowledged lines were sent again");
+}

@@ -370,7 +370,26 @@ impl Reader {
             if record.offset <= size && record.fingerprint.matches(&file)? {
                 offset = record.offset;
             } else {
-                tracing::info!(path = %path.display(), "checkpointed inode now holds another file; reading from the start");
+                // Truncated in place while the agent was stopped (copytruncate), or the
+                // inode was reused. A copy beside it that starts like the recorded file
+                // holds what was not yet acknowledged: finish it from the recorded offset.
+                if let Some(copy) = self.find_copy(path, id, record.fingerprint, record.offset)
+                    && let Ok(copy_metadata) = std::fs::metadata(&copy)
+                {
+                    let copy_id = FileId::of(&copy_metadata);
+                    self.resume.insert(
+                        copy_id,
+                        Record {
+                            id: copy_id,
+                            path: copy.clone(),
+                            ..record
+                        },
+                    );
+                    tracing::info!(path = %path.display(), copy = %copy.display(), "truncated while stopped; finishing from its copy");
+                    self.open(&copy, true)?;
+                } else {
+                    tracing::info!(path = %path.display(), "checkpointed inode now holds another file; reading from the start");
+                }
             }
         }
         let mut head = vec![0; (offset as usize).min(FINGERPRINT_BYTES)];
@@ -498,7 +517,8 @@ impl Reader {
     /// one, then start over at 0.
     fn truncated(&mut self, tailed: &mut Tailed) {
         self.telemetry.rotations_truncated.inc();
-        if let Some(copy) = self.find_copy(tailed) {
+        let fingerprint = Fingerprint::of(&tailed.head);
+        if let Some(copy) = self.find_copy(&tailed.path, tailed.id, fingerprint, tailed.offset) {
             match self.adopt_copy(tailed, &copy) {
                 Ok(()) => {
                     tracing::info!(path = %tailed.path.display(), copy = %copy.display(), "truncated; finishing from its copy")
@@ -521,12 +541,22 @@ impl Reader {
         self.announce(tailed);
     }
 
-    fn find_copy(&self, tailed: &Tailed) -> Option<PathBuf> {
-        let dir = tailed.path.parent()?;
-        let fingerprint = Fingerprint::of(&tailed.head);
+    /// A file beside `original` (not `original_id`, not tailed already) that starts with
+    /// `fingerprint` and holds at least `min_len` bytes: the copy copytruncate left.
+    fn find_copy(
+        &self,
+        original: &Path,
+        original_id: FileId,
+        fingerprint: Fingerprint,
+        min_len: u64,
+    ) -> Option<PathBuf> {
+        if fingerprint.len == 0 {
+            return None;
+        }
+        let dir = original.parent()?;
         for entry in std::fs::read_dir(dir).ok()?.flatten() {
             let path = entry.path();
-            if path == tailed.path || discovery::is_compressed(&path) {
+            if path == original || discovery::is_compressed(&path) {
                 continue;
             }
             let Ok(file) = File::open(&path) else {
@@ -537,13 +567,13 @@ impl Reader {
             };
             let id = FileId::of(&metadata);
             if !metadata.is_file()
-                || id == tailed.id
+                || id == original_id
                 || self.files.contains_key(&id)
-                || metadata.len() < tailed.offset
+                || metadata.len() < min_len
             {
                 continue;
             }
-            if !tailed.head.is_empty() && fingerprint.matches(&file).unwrap_or(false) {
+            if fingerprint.matches(&file).unwrap_or(false) {
                 return Some(path);
             }
         }
