@@ -5,8 +5,9 @@
 //! protobuf `logproto.PushRequest` (schema: grafana/loki `pkg/push/push.proto`, mirrored by
 //! hand in [`logproto`]). Answers: 204 when every entry was accepted; 400 for an
 //! undecodable body, bad labels or entries that break a limit (the valid entries of that
-//! request are still kept, as Loki's distributor does); 429 when the ingestion rate limit
-//! is exceeded (nothing of that request is kept); any status the test injects.
+//! request are still kept, as Loki's distributor does); 429 when the tenant's ingestion
+//! rate, a stream's rate or the active-stream count is exceeded (nothing of that request
+//! is kept); any status the test injects.
 //!
 //! The non-obvious decision: the limits are Loki's *defaults* ([`Limits::default`]), so a
 //! client that passes here passes a stock Loki; tests that push faster than Loki's default

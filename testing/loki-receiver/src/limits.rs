@@ -26,6 +26,12 @@ pub struct Limits {
     pub ingestion_rate_bytes: f64,
     /// `ingestion_burst_size_mb`, in bytes.
     pub ingestion_burst_bytes: f64,
+    /// `per_stream_rate_limit`, bytes per second of one stream.
+    pub per_stream_rate_bytes: f64,
+    /// `per_stream_rate_limit_burst`, bytes.
+    pub per_stream_burst_bytes: f64,
+    /// `max_global_streams_per_user`: distinct streams a tenant may have.
+    pub max_streams_per_user: usize,
     /// `max_structured_metadata_size`, bytes per entry.
     pub max_structured_metadata_size: usize,
     /// `max_structured_metadata_entries_count`.
@@ -45,6 +51,9 @@ impl Default for Limits {
             creation_grace_period: Duration::from_secs(600),
             ingestion_rate_bytes: 4.0 * MIB,
             ingestion_burst_bytes: 6.0 * MIB,
+            per_stream_rate_bytes: 3_000_000.0,
+            per_stream_burst_bytes: 15_000_000.0,
+            max_streams_per_user: 5000,
             max_structured_metadata_size: 64_000,
             max_structured_metadata_entries: 128,
         }
@@ -52,11 +61,13 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// Limits with the ingestion rate raised to `mib_per_second` (burst twice that), for
+    /// Limits with the ingestion rates (tenant and per stream) raised to `mib_per_second` (burst twice that), for
     /// tests and benchmarks that push faster than a stock Loki tenant may.
     pub fn with_rate_mib(mut self, mib_per_second: f64) -> Self {
         self.ingestion_rate_bytes = mib_per_second * MIB;
         self.ingestion_burst_bytes = 2.0 * mib_per_second * MIB;
+        self.per_stream_rate_bytes = self.per_stream_rate_bytes.max(mib_per_second * MIB);
+        self.per_stream_burst_bytes = self.per_stream_burst_bytes.max(2.0 * mib_per_second * MIB);
         self
     }
 

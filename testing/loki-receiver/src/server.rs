@@ -1,6 +1,7 @@
 //! The HTTP side: routes, failure injection, and stop/restart on the same port so a test
 //! can take "Loki" away (connections refused) and bring it back.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -89,6 +90,8 @@ struct Shared {
     store: Store,
     mode: watch::Sender<Mode>,
     limiter: Mutex<RateLimiter>,
+    /// Per-stream buckets; their keys are also the tenant's active streams.
+    streams: Mutex<HashMap<String, RateLimiter>>,
 }
 
 /// A running (or stopped) receiver.
@@ -109,6 +112,7 @@ impl Receiver {
             store: Store::new(config.retain),
             mode: watch::channel(Mode::Accept).0,
             limiter: Mutex::new(limiter),
+            streams: Mutex::default(),
             config,
         });
         let listener = TcpListener::bind(shared.config.listen).await?;
@@ -302,6 +306,9 @@ fn handle_push(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
             ),
         );
     }
+    if let Some(refusal) = check_streams(shared, &accepted) {
+        return text(StatusCode::TOO_MANY_REQUESTS, refusal);
+    }
     shared.store.accept(accepted);
     shared.store.record_rejected(rejected);
     match first_error {
@@ -309,6 +316,40 @@ fn handle_push(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
         Some(why) => text(StatusCode::BAD_REQUEST, why),
         None => StatusCode::NO_CONTENT.into_response(),
     }
+}
+
+/// The ingester's limits: active streams per tenant, and each stream's own rate. Both
+/// answer 429; this harness then keeps nothing of the request (Loki may keep the other
+/// streams' entries, so a retrying client can only cause duplicates, which it collapses).
+fn check_streams(shared: &Shared, accepted: &[ReceivedEntry]) -> Option<String> {
+    let limits = &shared.config.limits;
+    let mut per_stream: HashMap<&str, usize> = HashMap::new();
+    for entry in accepted {
+        *per_stream.entry(entry.stream.as_str()).or_default() += entry.line.len();
+    }
+    let mut streams = shared.streams.lock().unwrap();
+    let new = per_stream
+        .keys()
+        .filter(|s| !streams.contains_key(**s))
+        .count();
+    if streams.len() + new > limits.max_streams_per_user {
+        return Some(format!(
+            "Maximum active stream limit exceeded, reduce the number of active streams (reduce labels or reduce label values), or contact your Loki administrator to see if the limit can be increased, user: 'fake' (limit: {})",
+            limits.max_streams_per_user
+        ));
+    }
+    for (stream, bytes) in per_stream {
+        let bucket = streams.entry(stream.to_string()).or_insert_with(|| {
+            RateLimiter::new(limits.per_stream_rate_bytes, limits.per_stream_burst_bytes)
+        });
+        if !bucket.allow(bytes) {
+            return Some(format!(
+                "Per stream rate limit exceeded (limit: {} bytes/sec) while attempting to ingest for stream '{stream}' totaling {bytes} bytes, consider splitting a stream via additional labels or contact your Loki administrator to see if the limit can be increased",
+                limits.per_stream_rate_bytes as u64
+            ));
+        }
+    }
+    None
 }
 
 /// Snappy block → protobuf, refusing bodies that would inflate past Loki's message limit.

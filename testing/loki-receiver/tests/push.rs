@@ -229,3 +229,55 @@ async fn identical_entries_are_counted_as_duplicates() {
     let stats = receiver.store().stats();
     assert_eq!((stats.entries, stats.duplicates), (2, 1));
 }
+
+#[tokio::test]
+async fn a_stream_over_its_own_rate_is_answered_429() {
+    let limits = Limits {
+        per_stream_rate_bytes: 1000.0,
+        per_stream_burst_bytes: 2000.0,
+        ..Limits::default()
+    };
+    let receiver = start(ReceiverConfig {
+        limits,
+        ..ReceiverConfig::default()
+    })
+    .await;
+    let line = "z".repeat(1500);
+    let push = |labels: &str| body(vec![stream(labels, vec![entry(&line)])]);
+    assert_eq!(post(&receiver, push(r#"{a="1"}"#), None).await.0, 204);
+    let (status, text) = post(&receiver, push(r#"{a="1"}"#), None).await;
+    assert_eq!(status, 429);
+    assert!(text.contains("Per stream rate limit exceeded"), "{text}");
+    assert_eq!(
+        post(&receiver, push(r#"{a="2"}"#), None).await.0,
+        204,
+        "other streams pass"
+    );
+}
+
+#[tokio::test]
+async fn streams_beyond_the_tenants_limit_are_answered_429() {
+    let limits = Limits {
+        max_streams_per_user: 2,
+        ..Limits::default()
+    };
+    let receiver = start(ReceiverConfig {
+        limits,
+        ..ReceiverConfig::default()
+    })
+    .await;
+    let push = |labels: &str| body(vec![stream(labels, vec![entry("x")])]);
+    assert_eq!(post(&receiver, push(r#"{a="1"}"#), None).await.0, 204);
+    assert_eq!(post(&receiver, push(r#"{a="2"}"#), None).await.0, 204);
+    let (status, text) = post(&receiver, push(r#"{a="3"}"#), None).await;
+    assert_eq!(status, 429);
+    assert!(
+        text.contains("Maximum active stream limit exceeded"),
+        "{text}"
+    );
+    assert_eq!(
+        post(&receiver, push(r#"{a="1"}"#), None).await.0,
+        204,
+        "known streams pass"
+    );
+}
