@@ -703,3 +703,149 @@ fn append_capped(buffer: &mut Vec<u8>, truncated: &mut bool, piece: &[u8], max: 
 pub fn channel_capacity(config: &KubernetesLogsConfig) -> usize {
     (config.max_buffered_bytes / config.read_chunk_bytes).max(2)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::Registry;
+    use std::io::Write;
+
+    struct Fixture {
+        dir: PathBuf,
+        file: PathBuf,
+        reader: Reader,
+        input: mpsc::Receiver<LogBatch>,
+    }
+
+    fn fixture(name: &str) -> Fixture {
+        let dir = std::env::temp_dir().join(format!("wp-tailer-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let container = dir.join("ns_pod_uid/app");
+        std::fs::create_dir_all(&container).unwrap();
+        let config = KubernetesLogsConfig {
+            include: vec![format!("{}/*/*/*.log", dir.display())],
+            positions_path: dir.join("positions.json"),
+            ..KubernetesLogsConfig::default()
+        };
+        let positions = Positions::open(&config.positions_path).unwrap();
+        let (tx, input) = mpsc::channel(64);
+        let reader = Reader::new(
+            config,
+            "node".to_string(),
+            positions,
+            tx,
+            ReaderTelemetry::new(&Registry::new()),
+            CancellationToken::new(),
+        );
+        Fixture {
+            file: container.join("0.log"),
+            dir,
+            reader,
+            input,
+        }
+    }
+
+    impl Fixture {
+        fn write(&self, text: &str) {
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.file)
+                .unwrap();
+            file.write_all(text.as_bytes()).unwrap();
+        }
+
+        /// Scans, reads everything, and returns the lines and the last offset announced.
+        fn read(&mut self) -> (Vec<String>, Option<u64>) {
+            self.reader.scan(false);
+            while self.reader.poll_all().ok() == Some(true) {}
+            let mut lines = Vec::new();
+            let mut offset = None;
+            while let Ok(batch) = self.input.try_recv() {
+                lines.extend(batch.entries.iter().map(|e| batch.line(e).to_string()));
+                for ack in &batch.acks {
+                    if let Ack::Advance(record) = ack {
+                        offset = Some(record.offset);
+                    }
+                }
+            }
+            (lines, offset)
+        }
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    const TS: &str = "2026-11-23T12:00:00.000000000Z";
+
+    #[test]
+    fn the_checkpoint_stops_before_an_unterminated_line() {
+        let mut f = fixture("unterminated");
+        let first = format!("{TS} stdout F one\n");
+        f.write(&first);
+        f.write(&format!("{TS} stdout F tw"));
+        let (lines, offset) = f.read();
+        assert_eq!(lines, vec!["one"]);
+        assert_eq!(offset, Some(first.len() as u64));
+        f.write("o\n");
+        let (lines, offset) = f.read();
+        assert_eq!(lines, vec!["two"]);
+        assert_eq!(offset, Some(std::fs::metadata(&f.file).unwrap().len()));
+    }
+
+    #[test]
+    fn the_checkpoint_stays_before_an_unfinished_cri_piece_while_other_lines_pass() {
+        let mut f = fixture("pieces");
+        let complete = format!("{TS} stdout F done\n");
+        f.write(&complete);
+        f.write(&format!("{TS} stdout P first half, \n"));
+        f.write(&format!("{TS} stderr F meanwhile on stderr\n"));
+        let (lines, offset) = f.read();
+        assert_eq!(lines, vec!["done", "meanwhile on stderr"]);
+        assert_eq!(
+            offset,
+            Some(complete.len() as u64),
+            "a restart must re-read the piece"
+        );
+        f.write(&format!("{TS} stdout F second half\n"));
+        let (lines, offset) = f.read();
+        assert_eq!(lines, vec!["first half, second half"]);
+        assert_eq!(offset, Some(std::fs::metadata(&f.file).unwrap().len()));
+    }
+
+    #[test]
+    fn an_over_long_line_is_cut_without_buffering_all_of_it() {
+        let mut f = fixture("long");
+        f.reader.config.max_line_bytes = 1024;
+        let long = "x".repeat(100_000);
+        f.write(&format!("{TS} stdout F {long}\n{TS} stdout F next\n"));
+        let (lines, _) = f.read();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].len(), 1024);
+        assert!(lines[0].ends_with(super::super::parser::TRUNCATION_MARKER));
+        assert_eq!(lines[1], "next");
+        assert!(f.reader.files.values().all(|t| t.partial.capacity() < 4096));
+    }
+
+    #[test]
+    fn a_truncated_file_is_read_again_from_the_start() {
+        let mut f = fixture("truncate");
+        f.write(&format!(
+            "{TS} stdout F before truncation, a long enough line\n"
+        ));
+        assert_eq!(f.read().0.len(), 1);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&f.file)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        f.write(&format!("{TS} stdout F after\n"));
+        let (lines, offset) = f.read();
+        assert_eq!(lines, vec!["after"]);
+        assert_eq!(offset, Some(std::fs::metadata(&f.file).unwrap().len()));
+    }
+}
