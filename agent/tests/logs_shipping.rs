@@ -214,3 +214,42 @@ async fn sigterm_while_loki_is_down_exits_in_time_and_loses_nothing() {
         "the acknowledged lines were sent again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_endpoints_are_verified_against_the_configured_ca() {
+    let mut node = Node::with(
+        "tls",
+        AgentOptions {
+            tls: true,
+            ..AgentOptions::default()
+        },
+    )
+    .await;
+    assert!(node.receiver.url().starts_with("https://"));
+    let path = pod_log(&node.pods, "shop", "api-0", "app");
+    std::fs::write(&path, cri("stdout", "F", "over tls")).unwrap();
+
+    // Not trusted yet: the certificate is self-signed, so nothing may be delivered.
+    node.start_agent();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        node.receiver.store().stats().entries,
+        0,
+        "an untrusted certificate was accepted"
+    );
+    let retries = metric(
+        &node.metrics().await,
+        "node_agent_sink_retries_total{sink=\"loki\"}",
+    );
+    assert!(
+        retries.unwrap_or(0.0) >= 1.0,
+        "the handshake failure must be retried: {retries:?}"
+    );
+    node.stop_agent();
+
+    let ca = node.scratch.0.join("loki-ca.pem");
+    std::fs::write(&ca, node.receiver.ca_pem().unwrap()).unwrap();
+    node.options.extra_sink = format!("    tls_ca_file: \"{}\"", ca.display());
+    node.start_agent();
+    node.wait_for(&["over tls".to_string()], WAIT).await;
+}

@@ -98,6 +98,8 @@ pub struct AgentOptions {
     pub extra_source: String,
     /// Extra keys under `sinks.loki`, indented by four spaces.
     pub extra_sink: String,
+    /// The receiver serves HTTPS with a self-signed certificate.
+    pub tls: bool,
 }
 
 impl Default for AgentOptions {
@@ -108,6 +110,7 @@ impl Default for AgentOptions {
             max_buffered_bytes: 8 * 1024 * 1024,
             extra_source: String::new(),
             extra_sink: String::new(),
+            tls: false,
         }
     }
 }
@@ -135,6 +138,7 @@ impl Node {
         let receiver = Receiver::start(ReceiverConfig {
             // Far above Loki's default 4 MiB/s: these tests are about loss, not limits.
             limits: Limits::default().with_rate_mib(1024.0),
+            tls: options.tls,
             ..ReceiverConfig::default()
         })
         .await

@@ -22,6 +22,7 @@ pub mod limits;
 pub mod logproto;
 pub mod server;
 pub mod store;
+pub mod tls;
 
 pub use limits::Limits;
 pub use server::{Mode, Receiver, ReceiverConfig};

@@ -11,6 +11,7 @@ const USAGE: &str =
   --rate-mib N      ingestion rate limit in MiB/s, burst twice that (default: Loki's 4, burst 6)
   --count-only      count entries without keeping them (benchmarks)
   --require-tenant  answer 401 without X-Scope-OrgID
+  --tls             serve HTTPS with a fresh self-signed certificate (printed as PEM)
 Prints `listening on ADDR` once ready. GET /stats, POST /control/mode (accept|stall|fail S [N]).";
 
 fn parse(args: Vec<String>) -> Result<ReceiverConfig, String> {
@@ -37,6 +38,7 @@ fn parse(args: Vec<String>) -> Result<ReceiverConfig, String> {
             }
             "--count-only" => config.retain = false,
             "--require-tenant" => config.require_tenant = true,
+            "--tls" => config.tls = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -64,6 +66,9 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if let Some(pem) = receiver.ca_pem() {
+        print!("{pem}");
+    }
     println!("listening on {}", receiver.addr());
     let _ = tokio::signal::ctrl_c().await;
     std::process::ExitCode::SUCCESS

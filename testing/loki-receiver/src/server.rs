@@ -21,6 +21,7 @@ use crate::labels;
 use crate::limits::{Limits, RateLimiter, structured_metadata_size};
 use crate::logproto::PushRequest;
 use crate::store::{ReceivedEntry, Store};
+use crate::tls::TlsMaterial;
 
 /// Largest decompressed push accepted, as Loki's default `max_recv_msg_size` (100 MiB).
 const MAX_DECOMPRESSED_BYTES: usize = 100 << 20;
@@ -72,6 +73,8 @@ pub struct ReceiverConfig {
     pub retain: bool,
     /// Answer 401 to pushes without `X-Scope-OrgID`, as Loki with `auth_enabled: true`.
     pub require_tenant: bool,
+    /// Serve HTTPS with a fresh self-signed certificate ([`Receiver::ca_pem`]).
+    pub tls: bool,
 }
 
 impl Default for ReceiverConfig {
@@ -81,6 +84,7 @@ impl Default for ReceiverConfig {
             limits: Limits::default(),
             retain: true,
             require_tenant: false,
+            tls: false,
         }
     }
 }
@@ -97,6 +101,7 @@ struct Shared {
 /// A running (or stopped) receiver.
 pub struct Receiver {
     addr: SocketAddr,
+    tls: Option<TlsMaterial>,
     shared: Arc<Shared>,
     task: Option<JoinHandle<()>>,
 }
@@ -115,10 +120,16 @@ impl Receiver {
             streams: Mutex::default(),
             config,
         });
+        let tls = if shared.config.tls {
+            Some(TlsMaterial::self_signed().map_err(std::io::Error::other)?)
+        } else {
+            None
+        };
         let listener = TcpListener::bind(shared.config.listen).await?;
         let addr = listener.local_addr()?;
         let mut receiver = Receiver {
             addr,
+            tls,
             shared,
             task: None,
         };
@@ -134,9 +145,17 @@ impl Receiver {
             .route("/control/mode", post(control_mode))
             .layer(DefaultBodyLimit::max(MAX_DECOMPRESSED_BYTES))
             .with_state(self.shared.clone());
-        self.task = Some(tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        }));
+        self.task = Some(match &self.tls {
+            Some(tls) => {
+                let listener = tls.listener(listener);
+                tokio::spawn(async move {
+                    let _ = axum::serve(listener, router).await;
+                })
+            }
+            None => tokio::spawn(async move {
+                let _ = axum::serve(listener, router).await;
+            }),
+        });
     }
 
     /// The bound address.
@@ -144,9 +163,15 @@ impl Receiver {
         self.addr
     }
 
-    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    /// Base URL, e.g. `http://127.0.0.1:41234` (`https://` when serving TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The certificate to trust, PEM, when serving TLS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.ca_pem.as_str())
     }
 
     /// What was received.

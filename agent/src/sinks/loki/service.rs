@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -34,7 +35,7 @@ const MAX_ERROR_BODY: usize = 1024;
 /// The HTTP client and fixed request parts.
 #[derive(Clone, Debug)]
 pub struct PushService {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     uri: hyper::Uri,
     tenant: Option<HeaderValue>,
     authorization: Option<HeaderValue>,
@@ -63,8 +64,15 @@ impl PushService {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(config.request_timeout_seconds.duration()));
+        // `enforce_http(false)` lets the TLS wrapper take https:// URLs; http:// stays plain.
+        connector.enforce_http(false);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config(config)?)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         Ok(PushService {
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client: Client::builder(TokioExecutor::new()).build(https),
             uri,
             tenant,
             authorization,
@@ -146,6 +154,35 @@ pub fn classify(status: u16, retry_after: Option<Duration>, text: String) -> Out
         },
         _ => Outcome::Rejected(status, text),
     }
+}
+
+/// TLS for https:// endpoints: the system's trusted roots plus `tls_ca_file`.
+fn tls_config(config: &LokiConfig) -> anyhow::Result<rustls::ClientConfig> {
+    use anyhow::Context;
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    // Unreadable system certificates are skipped, not fatal: a private CA in
+    // tls_ca_file may be all that is needed.
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = &config.tls_ca_file {
+        let certs = CertificateDer::pem_file_iter(path)
+            .with_context(|| format!("tls_ca_file: cannot read {}", path.display()))?;
+        for cert in certs {
+            let cert =
+                cert.with_context(|| format!("tls_ca_file: {} is not PEM", path.display()))?;
+            roots
+                .add(cert)
+                .with_context(|| format!("tls_ca_file: bad certificate in {}", path.display()))?;
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 fn sensitive(value: String) -> anyhow::Result<HeaderValue> {
