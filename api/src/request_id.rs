@@ -1,6 +1,10 @@
-//! The correlation id of a request: taken from `X-Request-Id` when the caller's value is
-//! sane, generated otherwise, returned on every response and readable anywhere inside the
-//! request (problem bodies, log lines) through a task-local.
+//! The correlation ids of a request: the request id — taken from `X-Request-Id` when the
+//! caller's value is sane, generated otherwise, returned on every response — and, once the
+//! telemetry middleware has them, the W3C trace and span ids. Anything running on the
+//! request's task (problem bodies, every log line) reads them through a task-local, so log
+//! correlation needs no tracing spans and costs a pointer read.
+
+use std::sync::{Arc, OnceLock};
 
 use axum::{
     extract::Request,
@@ -14,13 +18,43 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longer caller ids are replaced: they would bloat every log line of the request.
 pub const MAX_LEN: usize = 128;
 
+/// The correlation ids of the request being served.
+#[derive(Debug)]
+pub struct Correlation {
+    pub request_id: String,
+    trace: OnceLock<TraceIds>,
+}
+
+/// W3C trace and span ids as lowercase hex.
+#[derive(Debug, Clone)]
+pub struct TraceIds {
+    pub trace_id: String,
+    pub span_id: String,
+}
+
+impl Correlation {
+    pub fn trace(&self) -> Option<&TraceIds> {
+        self.trace.get()
+    }
+}
+
 tokio::task_local! {
-    static CURRENT: String;
+    static CURRENT: Arc<Correlation>;
 }
 
 /// The id of the request being served on this task, if any.
 pub fn current() -> Option<String> {
-    CURRENT.try_with(Clone::clone).ok()
+    CURRENT.try_with(|c| c.request_id.clone()).ok()
+}
+
+/// Runs `f` with the correlation ids of the request being served on this task, if any.
+pub fn with_current<R>(f: impl FnOnce(&Correlation) -> R) -> Option<R> {
+    CURRENT.try_with(|c| f(c)).ok()
+}
+
+/// Records the request's trace ids (once; the telemetry middleware does it).
+pub fn set_trace(ids: TraceIds) {
+    let _ = CURRENT.try_with(|c| c.trace.set(ids));
 }
 
 /// Whether a caller-supplied id is safe to log and echo: 1–128 visible ASCII characters
@@ -46,7 +80,11 @@ pub async fn propagate(mut request: Request, next: Next) -> Response {
     request
         .headers_mut()
         .insert(X_REQUEST_ID.clone(), header.clone());
-    let mut response = CURRENT.scope(id, next.run(request)).await;
+    let correlation = Arc::new(Correlation {
+        request_id: id,
+        trace: OnceLock::new(),
+    });
+    let mut response = CURRENT.scope(correlation, next.run(request)).await;
     response.headers_mut().insert(X_REQUEST_ID.clone(), header);
     response
 }

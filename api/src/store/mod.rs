@@ -8,8 +8,9 @@ mod tasks;
 
 use std::{str::FromStr, time::Duration};
 
+use log::LevelFilter;
 use sqlx::{
-    PgPool, SqlitePool,
+    ConnectOptions as _, PgPool, SqlitePool,
     postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
@@ -75,7 +76,11 @@ impl Database {
     pub fn connect_lazy(settings: &DatabaseSettings) -> Result<Self, sqlx::Error> {
         let url = settings.url.expose();
         if settings.url.is_postgres() {
-            let options = PgConnectOptions::from_str(url)?.application_name("task-api");
+            // Statement logging is ours (store::tasks), with the request's correlation ids.
+            let options = PgConnectOptions::from_str(url)?
+                .application_name("task-api")
+                .log_statements(LevelFilter::Off)
+                .log_slow_statements(LevelFilter::Off, Duration::MAX);
             let pool = PgPoolOptions::new()
                 .max_connections(settings.max_connections)
                 .acquire_timeout(settings.acquire_timeout)
@@ -87,6 +92,8 @@ impl Database {
         } else {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
+                .log_statements(LevelFilter::Off)
+                .log_slow_statements(LevelFilter::Off, Duration::MAX)
                 .journal_mode(SqliteJournalMode::Wal)
                 // WAL + NORMAL is durable across application crashes, the embedded trade-off.
                 .synchronous(SqliteSynchronous::Normal)

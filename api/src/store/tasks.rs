@@ -1,7 +1,11 @@
 //! The `tasks` table: every query is scoped to one owner, so one owner's tasks are
 //! invisible to every other owner at the lowest layer.
 
-use std::{future::Future, sync::Arc, time::Instant};
+use std::{
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use chrono::{DateTime, Utc};
 use tracing::Instrument as _;
@@ -15,6 +19,9 @@ use crate::{
     },
     telemetry::metrics::{DbLabels, Metrics, POOL_NAME, PoolLabels},
 };
+
+/// Operations slower than this are logged at WARN.
+const SLOW_OPERATION: Duration = Duration::from_secs(1);
 
 /// Runs `$body` with `$conn` bound to a connection of whichever backend the store uses,
 /// inside a client span, recording the pool wait and the operation's duration. Like
@@ -108,36 +115,62 @@ impl TaskStore {
         Self { db, metrics }
     }
 
-    /// Runs one database operation inside a client span named `{operation} tasks`.
+    /// Runs one database operation inside a client span named `{operation} tasks`, records
+    /// its duration, and logs it (DEBUG; WARN when slower than [`SLOW_OPERATION`]). These
+    /// log lines replace sqlx's own statement logs, which SQLite emits from its worker thread,
+    /// outside the request's correlation ids.
     async fn observe<T>(
         &self,
         operation: &'static str,
         work: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> Result<T, StoreError> {
-        if !self.metrics.recording {
-            return work.await.map_err(StoreError::from);
-        }
         let system = self.db.system_name();
-        let span = tracing::info_span!(
-            target: "task_api::db",
-            "db",
-            otel.name = %format_args!("{operation} tasks"),
-            otel.kind = "client",
-            db.system.name = system,
-            db.operation.name = operation,
-            db.collection.name = "tasks",
-        );
         let started = Instant::now();
-        let result = work.instrument(span).await;
-        let labels = DbLabels {
-            db_system_name: system,
-            db_operation_name: operation,
-            db_collection_name: "tasks",
+        let result = if self.metrics.recording {
+            let span = tracing::info_span!(
+                target: "task_api::db",
+                "db",
+                otel.name = %format_args!("{operation} tasks"),
+                otel.kind = "client",
+                db.system.name = system,
+                db.operation.name = operation,
+                db.collection.name = "tasks",
+            );
+            work.instrument(span).await
+        } else {
+            work.await
         };
-        self.metrics
-            .db_duration
-            .get_or_create(&labels)
-            .observe(started.elapsed().as_secs_f64());
+        let elapsed = started.elapsed();
+        if self.metrics.recording {
+            let labels = DbLabels {
+                db_system_name: system,
+                db_operation_name: operation,
+                db_collection_name: "tasks",
+            };
+            self.metrics
+                .db_duration
+                .get_or_create(&labels)
+                .observe(elapsed.as_secs_f64());
+        }
+        if elapsed >= SLOW_OPERATION {
+            tracing::event!(
+                target: "task_api::db",
+                tracing::Level::WARN,
+                db.system.name = system,
+                db.operation.name = operation,
+                duration_seconds = elapsed.as_secs_f64(),
+                "slow database operation"
+            );
+        } else {
+            tracing::event!(
+                target: "task_api::db",
+                tracing::Level::DEBUG,
+                db.system.name = system,
+                db.operation.name = operation,
+                duration_seconds = elapsed.as_secs_f64(),
+                "database operation"
+            );
+        }
         result.map_err(StoreError::from)
     }
 

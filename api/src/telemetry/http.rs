@@ -11,7 +11,8 @@ use axum::{
     response::Response,
 };
 use http_body::Body as _;
-use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceFlags, TraceState};
+use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator};
 use tracing::{Instrument as _, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -19,7 +20,7 @@ use super::{
     metrics::{HttpLabels, MethodLabels, Metrics, TraceExemplar, UNMATCHED_ROUTE},
     traces,
 };
-use crate::request_id;
+use crate::request_id::{self, TraceIds};
 
 /// Every route template the router knows; anything else is [`UNMATCHED_ROUTE`].
 const ROUTES: [&str; 3] = [
@@ -54,6 +55,33 @@ fn route_label(matched: Option<&MatchedPath>) -> &'static str {
         .unwrap_or(UNMATCHED_ROUTE)
 }
 
+/// The W3C context of this request's server span. When traces are exported the span is a
+/// real OpenTelemetry span continuing the caller's trace. Otherwise no span exists (the
+/// `span` is disabled and free) and the ids are made here the same way: the caller's trace
+/// id when a valid `traceparent` came in, a new random one otherwise, and a new span id —
+/// so logs, exemplars and response headers still correlate at almost no cost.
+fn server_span_context(span: &tracing::Span, headers: &HeaderMap) -> SpanContext {
+    let parent = traces::extract_parent(headers);
+    if !span.is_disabled() {
+        let _ = span.set_parent(parent);
+        return span.context().span().span_context().clone();
+    }
+    let ids = RandomIdGenerator::default();
+    let remote = parent.span().span_context().clone();
+    let (trace_id, flags) = if remote.is_valid() {
+        (remote.trace_id(), remote.trace_flags())
+    } else {
+        (ids.new_trace_id(), TraceFlags::SAMPLED)
+    };
+    SpanContext::new(
+        trace_id,
+        ids.new_span_id(),
+        flags,
+        false,
+        TraceState::default(),
+    )
+}
+
 fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(header::CONTENT_LENGTH)?
@@ -85,19 +113,21 @@ pub async fn observe(
         url.path = %path,
         url.scheme = "http",
         http.response.status_code = Empty,
-        request_id = request_id::current().unwrap_or_default(),
-        trace_id = Empty,
-        span_id = Empty,
+        request_id = Empty,
     );
-    let _ = span.set_parent(traces::extract_parent(request.headers()));
-    let span_context = span.context().span().span_context().clone();
+    let span_context = server_span_context(&span, request.headers());
     let (trace_id, span_id) = (
         span_context.trace_id().to_string(),
         span_context.span_id().to_string(),
     );
     if span_context.is_valid() {
-        span.record("trace_id", trace_id.as_str());
-        span.record("span_id", span_id.as_str());
+        if let Some(id) = request_id::current() {
+            span.record("request_id", id);
+        }
+        request_id::set_trace(TraceIds {
+            trace_id: trace_id.clone(),
+            span_id: span_id.clone(),
+        });
     }
 
     let active = metrics

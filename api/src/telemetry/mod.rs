@@ -10,8 +10,13 @@ pub mod traces;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::{
-    EnvFilter, Layer as _, filter::Targets, layer::SubscriberExt as _, util::SubscriberInitExt as _,
+    EnvFilter, Layer as _,
+    filter::{FilterExt as _, Targets, filter_fn},
+    layer::SubscriberExt as _,
+    registry::LookupSpan,
+    util::SubscriberInitExt as _,
 };
 
 use crate::config::{ConfigError, LogFormat, LogSettings};
@@ -19,9 +24,10 @@ use crate::config::{ConfigError, LogFormat, LogSettings};
 /// The git revision this binary was built from (set by build.rs; `unknown` outside git).
 pub const GIT_REVISION: &str = env!("WATCHPOST_GIT_REVISION");
 
-/// Keeps the tracer provider alive; `shutdown` flushes spans still queued.
+/// Keeps the tracer provider and the log writer alive; `shutdown` flushes both.
 pub struct TelemetryGuard {
     provider: SdkTracerProvider,
+    log_writer: WorkerGuard,
 }
 
 impl TelemetryGuard {
@@ -29,11 +35,18 @@ impl TelemetryGuard {
         if let Err(error) = self.provider.shutdown() {
             tracing::warn!(error = %error, "flushing spans at shutdown failed");
         }
+        drop(self.log_writer);
     }
 }
 
-/// Installs the global subscriber: logs filtered by `RUST_LOG`, and spans of this crate
-/// to OpenTelemetry whatever the log level (a quiet log must not blind the traces).
+/// Installs the global subscriber.
+///
+/// Logs: events filtered by `RUST_LOG`, written to stdout by a background thread, so a
+/// request never waits on a `write(2)`; the writer blocks rather than drops when its queue
+/// is full — a log line is evidence. Spans exist only when traces are exported: then this
+/// crate's request and database spans go to OpenTelemetry whatever the log level (a quiet
+/// log must not blind the traces). Without export no span is created at all; correlation
+/// ids come from the request's task-local instead.
 pub fn init(settings: &LogSettings, enabled: bool) -> Result<TelemetryGuard, ConfigError> {
     let filter = EnvFilter::try_new(&settings.filter).map_err(|e| {
         ConfigError::new(
@@ -43,29 +56,53 @@ pub fn init(settings: &LogSettings, enabled: bool) -> Result<TelemetryGuard, Con
         )
     })?;
     let traces = traces::from_env()?;
-    let tracer = traces.provider.tracer("task-api");
-    let span_filter = Targets::new()
-        .with_target("task_api::http", tracing::Level::INFO)
-        .with_target("task_api::db", tracing::Level::INFO);
-    let otel = enabled.then(|| {
-        tracing_opentelemetry::layer()
-            .with_tracer(tracer)
-            .with_filter(span_filter)
-    });
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stdout);
-    let fmt = match settings.format {
-        LogFormat::Json => fmt.event_format(logging::JsonLines).boxed(),
-        LogFormat::Pretty => fmt.boxed(),
-    };
-    tracing_subscriber::registry()
-        .with(otel)
-        .with(logging::CorrelationLayer)
-        .with(fmt.with_filter(filter))
-        .init();
+    let (writer, log_writer) = NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(std::io::stdout());
+    // Two stacks rather than an `Option` layer: an absent layer would still enable spans.
+    if enabled && traces.exporting {
+        let span_filter = Targets::new()
+            .with_target("task_api::http", tracing::Level::INFO)
+            .with_target("task_api::db", tracing::Level::INFO);
+        let otel = tracing_opentelemetry::layer()
+            .with_tracer(traces.provider.tracer("task-api"))
+            .with_filter(span_filter);
+        tracing_subscriber::registry()
+            .with(otel)
+            .with(log_layer(settings.format, writer, filter))
+            .init();
+    } else {
+        tracing_subscriber::registry()
+            .with(log_layer(settings.format, writer, filter))
+            .init();
+    }
     if traces.exporting {
         tracing::info!("exporting traces over OTLP/HTTP");
     }
     Ok(TelemetryGuard {
         provider: traces.provider,
+        log_writer,
     })
+}
+
+/// The log layer: events only — it has no use for spans, and enabling them would build one
+/// per request even when nothing exports it.
+fn log_layer<S>(
+    format: LogFormat,
+    writer: NonBlocking,
+    filter: EnvFilter,
+) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
+    let events = filter.and(filter_fn(|metadata| metadata.is_event()));
+    match format {
+        LogFormat::Json => fmt
+            .event_format(logging::JsonLines)
+            .with_filter(events)
+            .boxed(),
+        LogFormat::Pretty => fmt.with_filter(events).boxed(),
+    }
 }

@@ -277,7 +277,7 @@ async fn the_exemplar_trace_id_is_the_one_in_the_requests_log_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_log_line_of_a_request_carries_its_ids_and_no_secret() {
-    let binary = Binary::start(&[("RUST_LOG", "info,sqlx=debug")]).await;
+    let binary = Binary::start(&[("RUST_LOG", "info,task_api::db=debug")]).await;
     let token = token_for("alice");
     let client = reqwest::Client::new();
     let response = client
@@ -300,7 +300,7 @@ async fn every_log_line_of_a_request_carries_its_ids_and_no_secret() {
         .collect();
     assert!(
         ours.len() >= 2,
-        "the query log and the access log at least: {raw:#?}"
+        "the database log and the access log at least: {raw:#?}"
     );
     for line in &ours {
         assert_eq!(line["trace_id"], trace_id.as_str(), "{line}");
