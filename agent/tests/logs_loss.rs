@@ -1,6 +1,7 @@
 //! Loss tests with the real `node-agent` binary and a Loki receiver: whatever happens to
 //! the agent, the files or Loki, every line written arrives. Duplicates are allowed (and
-//! printed): they come from batches sent but not yet checkpointed when the agent died.
+//! printed): they come from a push in flight (sent, not yet acknowledged and recorded)
+//! when the agent died.
 
 mod logs_support;
 

@@ -126,9 +126,11 @@ struct State {
 pub struct Positions {
     path: PathBuf,
     state: Arc<Mutex<State>>,
-    /// Held while writing, so the periodic and the shutdown write never share the
+    /// Held while writing, so the flusher's and the shutdown write never share the
     /// temporary file.
     writing: Arc<Mutex<()>>,
+    /// Signalled on every change, to wake the flusher.
+    changed: Arc<tokio::sync::Notify>,
 }
 
 impl Positions {
@@ -156,6 +158,7 @@ impl Positions {
                 ..State::default()
             })),
             writing: Arc::default(),
+            changed: Arc::default(),
         })
     }
 
@@ -191,7 +194,10 @@ impl Positions {
         if let Some(ns) = newest_entry_ns {
             state.newest_acked_ns = state.newest_acked_ns.max(ns);
         }
-        state.dirty |= !acks.is_empty();
+        if !acks.is_empty() {
+            state.dirty = true;
+            self.changed.notify_one();
+        }
     }
 
     /// Drops records of files that no longer exist anywhere the reader looked at start.
@@ -224,24 +230,42 @@ impl Positions {
         result
     }
 
-    /// Saves every `interval` until `shutdown`; the final write is the Loki sink's, after
-    /// its last acknowledgement.
-    pub async fn run_flusher(self, interval: Duration, shutdown: CancellationToken) {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    /// Writes the file after each acknowledgement, at most `delay` later, until
+    /// `shutdown`; acknowledgements that arrive meanwhile share the next write (group
+    /// commit), so `delay` 0 writes as soon as possible without one fsync per batch. The
+    /// final write is the Loki sink's, after its last acknowledgement.
+    pub async fn run_flusher(self, delay: Duration, shutdown: CancellationToken) {
         loop {
             tokio::select! {
-                _ = tick.tick() => {}
+                _ = self.changed.notified() => {}
                 _ = shutdown.cancelled() => break,
+            }
+            if !delay.is_zero() {
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = shutdown.cancelled() => break,
+                }
             }
             let me = self.clone();
             // fsync blocks; keep it off the runtime thread.
-            match tokio::task::spawn_blocking(move || me.save()).await {
-                Ok(Ok(())) => {}
+            let result = tokio::task::spawn_blocking(move || me.save()).await;
+            let failed = match result {
+                Ok(Ok(())) => false,
                 Ok(Err(error)) => {
-                    tracing::error!(path = %self.path.display(), %error, "cannot write positions file")
+                    tracing::error!(path = %self.path.display(), %error, "cannot write positions file");
+                    true
                 }
-                Err(error) => tracing::error!(%error, "positions writer panicked"),
+                Err(error) => {
+                    tracing::error!(%error, "positions writer panicked");
+                    true
+                }
+            };
+            if failed {
+                // Still dirty: try again even if no acknowledgement comes.
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => self.changed.notify_one(),
+                    _ = shutdown.cancelled() => break,
+                }
             }
         }
     }

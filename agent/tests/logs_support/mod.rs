@@ -172,7 +172,7 @@ sources:
     rescan_interval_seconds: {rescan}
     poll_interval_seconds: 0.02
     drain_idle_seconds: 1
-    positions_sync_interval_seconds: 0.1
+    positions_sync_interval_seconds: 0
     max_buffered_bytes: {buffered}
 {extra}
 sinks:

@@ -38,7 +38,9 @@ pub struct KubernetesLogsConfig {
     pub max_buffered_bytes: usize,
     /// Where acknowledged offsets are kept (must survive restarts: a hostPath volume).
     pub positions_path: PathBuf,
-    /// How often the positions file is written when it changed.
+    /// Longest wait between an acknowledgement and the positions file write that records
+    /// it (writes are coalesced; 0 = as soon as possible). A crash repeats at most the
+    /// lines acknowledged within this window.
     pub positions_sync_interval_seconds: Seconds,
 }
 
@@ -56,7 +58,7 @@ impl Default for KubernetesLogsConfig {
             read_chunk_bytes: 256 * 1024,
             max_buffered_bytes: 8 * 1024 * 1024,
             positions_path: PathBuf::from("/var/lib/node-agent/positions.json"),
-            positions_sync_interval_seconds: Seconds(1.0),
+            positions_sync_interval_seconds: Seconds(0.1),
         }
     }
 }
@@ -109,7 +111,7 @@ impl KubernetesLogsConfig {
             .check_range(&at("drain_idle_seconds"), 0.0, 3600.0)?;
         self.positions_sync_interval_seconds.check_range(
             &at("positions_sync_interval_seconds"),
-            0.01,
+            0.0,
             600.0,
         )?;
         if self.positions_path.as_os_str().is_empty() {
