@@ -97,6 +97,8 @@ pub struct Reader {
     shutdown: CancellationToken,
     /// Wakes the idle reader on new files and writes; None where inotify is unavailable.
     events: Option<FsEvents>,
+    /// The agent's runtime, for waiting on the sink's input with a timeout.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 fn now_ns() -> i64 {
@@ -135,6 +137,7 @@ impl Reader {
             outbox: LogBatch::default(),
             started_ns: now_ns(),
             shutdown,
+            runtime: tokio::runtime::Handle::try_current().ok(),
             events: FsEvents::new()
                 .inspect_err(
                     |error| tracing::warn!(%error, "no inotify; relying on rescans and polls"),
@@ -213,31 +216,38 @@ impl Reader {
             ),
             ..LogBatch::default()
         };
-        let mut batch = std::mem::replace(&mut self.outbox, fresh);
-        // Waits while the sink's input is full: this is the backpressure that keeps
-        // memory bounded when Loki is slow or down. Polling rather than a blocking send
-        // keeps the lag gauges current and shutdown prompt meanwhile.
-        let idle = self.config.poll_interval_seconds.duration();
+        let batch = std::mem::replace(&mut self.outbox, fresh);
+        let batch = match self.output.try_send(batch) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(Closed),
+            Err(mpsc::error::TrySendError::Full(batch)) => batch,
+        };
+        // The sink's input is full: wait for room. This is the backpressure that keeps
+        // memory bounded when Loki is slow or down. The wait wakes the moment the sink
+        // takes a hand-off (sleeping instead left the sink idle, badly so on one core),
+        // and at every rescan interval to keep the lag gauges current and see shutdown.
         let rescan = self.config.rescan_interval_seconds.duration();
-        let mut gauges_updated = Instant::now();
-        // Starts at 1 ms so a sink that is merely busy for a moment is fed again at
-        // once, and backs off to the poll interval when Loki is really away.
-        let mut wait = Duration::from_millis(1);
+        let Some(runtime) = self.runtime.clone() else {
+            // Outside a runtime (unit tests): the plain blocking send.
+            return self.output.blocking_send(batch).map_err(|_| Closed);
+        };
         loop {
-            match self.output.try_send(batch) {
-                Ok(()) => return Ok(()),
-                Err(mpsc::error::TrySendError::Closed(_)) => return Err(Closed),
-                Err(mpsc::error::TrySendError::Full(returned)) => batch = returned,
+            let output = &self.output;
+            let reserved =
+                runtime.block_on(async { tokio::time::timeout(rescan, output.reserve()).await });
+            match reserved {
+                Ok(Ok(permit)) => {
+                    permit.send(batch);
+                    return Ok(());
+                }
+                Ok(Err(_)) => return Err(Closed),
+                Err(_) => {
+                    if self.shutdown.is_cancelled() {
+                        return Err(Closed);
+                    }
+                    self.update_gauges();
+                }
             }
-            if self.shutdown.is_cancelled() {
-                return Err(Closed);
-            }
-            if gauges_updated.elapsed() >= rescan {
-                self.update_gauges();
-                gauges_updated = Instant::now();
-            }
-            std::thread::sleep(wait);
-            wait = (wait * 2).min(idle);
         }
     }
 
