@@ -5,9 +5,8 @@
 //! The ids come from the request's task-local [`Correlation`](crate::request_id::Correlation),
 //! not from tracing spans: logs stay correlated without paying for spans per request.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
-use serde_json::{Map, Value};
 use tracing::{
     Event, Subscriber,
     field::{Field, Visit},
@@ -19,28 +18,98 @@ use tracing_subscriber::{
 
 use crate::request_id;
 
-/// Event fields as JSON values; `message` is the event's message.
-struct JsonFields<'a>(&'a mut Map<String, Value>);
+/// Writes `text` as the inside of a JSON string (RFC 8259 §7 escapes).
+fn write_escaped(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
+    let mut plain_from = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.write_str(&text[plain_from..at])?;
+        if escape.is_empty() {
+            write!(out, "\\u{byte:04x}")?;
+        } else {
+            out.write_str(escape)?;
+        }
+        plain_from = at + 1;
+    }
+    out.write_str(&text[plain_from..])
+}
 
-impl Visit for JsonFields<'_> {
+/// A `fmt::Write` that escapes what passes through it, for `Debug` values.
+struct Escaping<'a, W>(&'a mut W);
+
+impl<W: fmt::Write> fmt::Write for Escaping<'_, W> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        write_escaped(self.0, text)
+    }
+}
+
+/// Writes each event field as `,"name":value` straight into the line: no map, no
+/// allocation per field (this runs for every access-log line).
+struct JsonFields<'a, W> {
+    out: &'a mut W,
+    has_message: bool,
+    result: fmt::Result,
+}
+
+impl<W: fmt::Write> JsonFields<'_, W> {
+    fn key(&mut self, field: &Field) -> fmt::Result {
+        if field.name() == "message" {
+            self.has_message = true;
+        }
+        self.out.write_str(",\"")?;
+        write_escaped(self.out, field.name())?;
+        self.out.write_str("\":")
+    }
+
+    fn raw(&mut self, field: &Field, value: fmt::Arguments<'_>) {
+        if self.result.is_ok() {
+            self.result = self.key(field).and_then(|()| self.out.write_fmt(value));
+        }
+    }
+}
+
+impl<W: fmt::Write> Visit for JsonFields<'_, W> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), Value::from(value));
+        if self.result.is_ok() {
+            self.result = self.key(field).and_then(|()| {
+                self.out.write_char('"')?;
+                write_escaped(self.out, value)?;
+                self.out.write_char('"')
+            });
+        }
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().to_owned(), Value::from(value));
+        self.raw(field, format_args!("{value}"));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().to_owned(), Value::from(value));
+        self.raw(field, format_args!("{value}"));
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(field.name().to_owned(), Value::from(value));
+        if value.is_finite() {
+            self.raw(field, format_args!("{value}"));
+        } else {
+            self.raw(field, format_args!("null"));
+        }
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().to_owned(), Value::from(value));
+        self.raw(field, format_args!("{value}"));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0
-            .insert(field.name().to_owned(), Value::from(format!("{value:?}")));
+        if self.result.is_ok() {
+            self.result = self.key(field).and_then(|()| {
+                self.out.write_char('"')?;
+                write!(Escaping(self.out), "{value:?}")?;
+                self.out.write_char('"')
+            });
+        }
     }
 }
 
@@ -58,30 +127,55 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let mut line = Map::new();
-        line.insert(
-            "timestamp".into(),
-            Value::from(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
-        );
-        line.insert(
-            "level".into(),
-            Value::from(event.metadata().level().as_str()),
-        );
-        event.record(&mut JsonFields(&mut line));
+        let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ");
+        let metadata = event.metadata();
+        write!(
+            writer,
+            "{{\"timestamp\":\"{now}\",\"level\":\"{}\"",
+            metadata.level().as_str()
+        )?;
+        let mut fields = JsonFields {
+            out: &mut writer,
+            has_message: false,
+            result: Ok(()),
+        };
+        event.record(&mut fields);
+        fields.result?;
         // Some libraries' events carry only fields; every line still has a message.
-        line.entry("message").or_insert_with(|| Value::from(""));
-        line.insert("target".into(), Value::from(event.metadata().target()));
+        if !fields.has_message {
+            writer.write_str(",\"message\":\"\"")?;
+        }
+        writer.write_str(",\"target\":\"")?;
+        write_escaped(&mut writer, metadata.target())?;
+        writer.write_char('"')?;
         request_id::with_current(|correlation| {
-            line.insert(
-                "request_id".into(),
-                Value::from(correlation.request_id.as_str()),
-            );
+            writer.write_str(",\"request_id\":\"")?;
+            write_escaped(&mut writer, &correlation.request_id)?;
+            writer.write_char('"')?;
             if let Some(ids) = correlation.trace() {
-                line.insert("trace_id".into(), Value::from(ids.trace_id.as_str()));
-                line.insert("span_id".into(), Value::from(ids.span_id.as_str()));
+                write!(
+                    writer,
+                    ",\"trace_id\":\"{}\",\"span_id\":\"{}\"",
+                    ids.trace_id, ids.span_id
+                )?;
             }
-        });
-        let text = serde_json::to_string(&line).map_err(|_| fmt::Error)?;
-        writeln!(writer, "{text}")
+            Ok::<(), fmt::Error>(())
+        })
+        .unwrap_or(Ok(()))?;
+        writer.write_str("}\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_json_requires() {
+        let mut out = String::new();
+        write_escaped(&mut out, "quote \" slash \\ line\n tab\t bell\u{7} é").unwrap();
+        let parsed: String = serde_json::from_str(&format!("\"{out}\"")).unwrap();
+        assert_eq!(parsed, "quote \" slash \\ line\n tab\t bell\u{7} é");
+        assert!(!out.contains('\n'), "one event, one line");
     }
 }
