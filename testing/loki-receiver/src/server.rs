@@ -12,6 +12,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use prost::Message;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -152,9 +153,16 @@ impl Receiver {
                     let _ = axum::serve(listener, router).await;
                 })
             }
-            None => tokio::spawn(async move {
-                let _ = axum::serve(listener, router).await;
-            }),
+            None => {
+                // Loki is written in Go, whose TCP connections have Nagle off by default;
+                // with it on, small responses wait on delayed ACKs.
+                let listener = listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+                tokio::spawn(async move {
+                    let _ = axum::serve(listener, router).await;
+                })
+            }
         });
     }
 

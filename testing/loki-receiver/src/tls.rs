@@ -69,6 +69,7 @@ impl axum::serve::Listener for TlsListener {
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             };
+            let _ = stream.set_nodelay(true);
             // A client that fails or stalls its handshake (one that does not trust the
             // certificate) is dropped; the next connection is served.
             if let Ok(Ok(tls)) =

@@ -106,6 +106,13 @@ impl Batch {
     }
 
     /// Closes the batch: encodes its lines (none: nothing to push, only checkpoint moves).
+    /// Closes the batch and encodes it on a blocking thread, so the runtime thread stays
+    /// free to drive the push in flight (its latency would otherwise include this work).
+    fn seal_in_background(&mut self) -> Sealing {
+        let mut batch = std::mem::take(self);
+        tokio::task::spawn_blocking(move || batch.seal())
+    }
+
     fn seal(&mut self) -> Sealed {
         let mut batch = std::mem::take(self);
         Sealed {
@@ -140,6 +147,9 @@ impl Batch {
         Bytes::from(compressed)
     }
 }
+
+/// A closed batch being encoded.
+type Sealing = tokio::task::JoinHandle<Sealed>;
 
 /// A closed batch, encoded and waiting for its turn.
 struct Sealed {
@@ -225,7 +235,7 @@ impl LokiSink {
         // gathered or encoded: `open` fills, `sealed` is encoded and next in line,
         // `in_flight` is being pushed (with its retries).
         let mut open = Batch::default();
-        let mut sealed: Option<Sealed> = None;
+        let mut sealed: Option<Sealing> = None;
         let mut in_flight: Option<Delivery<'_>> = None;
         let mut failed = false;
         loop {
@@ -247,7 +257,7 @@ impl LokiSink {
                     }
                 }
                 _ = sleep_until(deadline) => {
-                    let next = open.seal();
+                    let next = open.seal_in_background();
                     match in_flight {
                         None => in_flight = Some(Box::pin(self.deliver(next, shutdown.clone()))),
                         Some(_) => sealed = Some(next),
@@ -257,7 +267,7 @@ impl LokiSink {
                     Some(received) => {
                         open.add(received, self.extractor.as_ref());
                         if open.bytes >= max {
-                            let next = open.seal();
+                            let next = open.seal_in_background();
                             match in_flight {
                                 None => in_flight = Some(Box::pin(self.deliver(next, shutdown.clone()))),
                                 Some(_) => sealed = Some(next),
@@ -280,7 +290,7 @@ impl LokiSink {
                 {
                     return;
                 }
-                let last = (!open.is_empty()).then(|| open.seal());
+                let last = (!open.is_empty()).then(|| open.seal_in_background());
                 for next in sealed.take().into_iter().chain(last) {
                     if !self.deliver(next, never.clone()).await {
                         return;
@@ -301,7 +311,15 @@ impl LokiSink {
 
     /// Pushes `batch` until Loki takes or refuses it, then applies its checkpoint moves.
     /// Returns false if `shutdown` interrupted the retries (the batch stays unacknowledged).
-    async fn deliver(&self, done: Sealed, shutdown: CancellationToken) -> bool {
+    async fn deliver(&self, sealing: Sealing, shutdown: CancellationToken) -> bool {
+        let done = match sealing.await {
+            Ok(done) => done,
+            Err(error) => {
+                // Encoding cannot fail; a panic there must not let later checkpoints pass.
+                tracing::error!(%error, "encoding a Loki batch failed");
+                return false;
+            }
+        };
         let Some(body) = done.body else {
             self.positions.apply(&done.acks, None);
             return true;
