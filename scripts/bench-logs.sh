@@ -126,7 +126,7 @@ push_seconds=$(awk '/^node_agent_sink_attempt_duration_seconds_sum\{sink="loki"/
 
 awk -v b="$total_bytes" -v l="$total_lines" -v s="$start" -v e="$end" -v cpu="$agent_cpu" \
     -v rcpu="$receiver_cpu" -v rss="$peak_rss" -v dropped="$dropped" -v strict="${BENCH_STRICT:-0}" \
-    -v pushes="$pushes" -v push_s="$push_seconds" 'BEGIN {
+    -v pushes="$pushes" -v push_s="$push_seconds" -v profile="$profile" 'BEGIN {
   t = e - s; gib = b / 1073741824
   printf "lines acknowledged      %d of %d (dropped %d)\n", l, l, dropped
   printf "data                    %.1f MiB in %.2f s\n", b / 1048576, t
@@ -136,6 +136,7 @@ awk -v b="$total_bytes" -v l="$total_lines" -v s="$start" -v e="$end" -v cpu="$a
   printf "pushes                  %d, mean %.1f ms each, %.0f%% of the run spent waiting on one\n", pushes, 1000 * push_s / pushes, 100 * push_s / t
   printf "agent peak RSS          %.1f MiB\n", rss / 1024
   ok = (cpu / gib <= 5.12)
+  if (profile != "release") { print "debug build: the target applies to release builds only"; exit 0 }
   printf "target >= 200 MiB/s on one core (<= 5.12 CPU-s/GiB): %s\n", ok ? "met" : "MISSED"
   exit (strict == 1 && !ok) ? 1 : 0
 }'
