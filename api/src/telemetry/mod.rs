@@ -59,7 +59,12 @@ pub fn init(settings: &LogSettings, enabled: bool) -> Result<TelemetryGuard, Con
     let (writer, log_writer) = NonBlockingBuilder::default()
         .lossy(false)
         .thread_name("log-writer")
-        .finish(std::io::stdout());
+        // Buffered: under load the writer thread sends many lines per write(2); it flushes
+        // whenever its queue runs empty, so a quiet service's lines still appear at once.
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stdout(),
+        ));
     // Two stacks rather than an `Option` layer: an absent layer would still enable spans.
     if enabled && traces.exporting {
         let span_filter = Targets::new()

@@ -110,7 +110,11 @@ impl Extractor for HeaderExtractor<'_> {
 }
 
 /// The caller's trace context from `traceparent`/`tracestate`, so its trace continues here.
+/// Without a `traceparent` header there is nothing to continue (and nothing to parse).
 pub fn extract_parent(headers: &axum::http::HeaderMap) -> Context {
+    if !headers.contains_key("traceparent") {
+        return Context::new();
+    }
     TraceContextPropagator::new().extract(&HeaderExtractor(headers))
 }
 
