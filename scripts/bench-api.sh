@@ -2,7 +2,7 @@
 # Benchmark (not a test): requests/s and p50/p99 latency of get, list and create on loopback,
 # on SQLite and PostgreSQL, with telemetry on and off (TELEMETRY_ENABLED), with a release
 # build and wrk. Prints one line per case.
-#   BENCH_DURATION=10s BENCH_CONNECTIONS=64 ./scripts/bench-api
+#   BENCH_DURATION=10s BENCH_CONNECTIONS=64 ./scripts/bench-api.sh
 # Extra task-api variables can be passed through BENCH_API_ENV ("VAR=value VAR2=value").
 set -euo pipefail
 source "$(dirname "$0")/lib/tools.sh"
