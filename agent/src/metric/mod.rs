@@ -134,7 +134,9 @@ pub fn write_sample(
     out.push('\n');
 }
 
-fn escape_label_value(out: &mut String, value: &str) {
+/// Appends `value` with the text format's label-value escapes (`\\`, `\"`, `\n`); Loki's
+/// stream selectors use the same.
+pub(crate) fn escape_label_value(out: &mut String, value: &str) {
     for c in value.chars() {
         match c {
             '\\' => out.push_str("\\\\"),

@@ -104,14 +104,7 @@ pub fn render_labels(pairs: &[(&str, String)]) -> String {
         }
         out.push_str(name);
         out.push_str("=\"");
-        for c in value.chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '"' => out.push_str("\\\""),
-                '\n' => out.push_str("\\n"),
-                c => out.push(c),
-            }
-        }
+        crate::metric::escape_label_value(&mut out, value);
         out.push('"');
     }
     out.push('}');
