@@ -325,6 +325,14 @@ impl<F: Fn(&str) -> Option<String>> Source<F> {
             .map_err(|_| ConfigError::new(name, &value, format!("expected {expected}")))
     }
 
+    fn boolean(&self, name: &'static str) -> Result<bool, ConfigError> {
+        match self.required(name).as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            other => Err(ConfigError::new(name, other, "expected true or false")),
+        }
+    }
+
     fn duration(&self, name: &'static str) -> Result<Duration, ConfigError> {
         let value = self.required(name);
         parse_duration(&value).ok_or_else(|| {
@@ -416,17 +424,7 @@ impl Settings {
                 },
                 filter: source.required("RUST_LOG"),
             },
-            telemetry_enabled: match source.required("TELEMETRY_ENABLED").as_str() {
-                "true" => true,
-                "false" => false,
-                other => {
-                    return Err(ConfigError::new(
-                        "TELEMETRY_ENABLED",
-                        other,
-                        "expected true or false",
-                    ));
-                }
-            },
+            telemetry_enabled: source.boolean("TELEMETRY_ENABLED")?,
             tasks_gauge_interval: match source.duration("TASKS_GAUGE_INTERVAL")? {
                 interval if interval.is_zero() => {
                     return Err(ConfigError::new(
@@ -517,18 +515,7 @@ fn auth_settings<F: Fn(&str) -> Option<String>>(
         }
         (None, None) => None,
     };
-    let required = source.required("AUTH_REQUIRED");
-    let required = match required.as_str() {
-        "true" => true,
-        "false" => false,
-        other => {
-            return Err(ConfigError::new(
-                "AUTH_REQUIRED",
-                other,
-                "expected true or false",
-            ));
-        }
-    };
+    let required = source.boolean("AUTH_REQUIRED")?;
     if required && key.is_none() {
         return Err(ConfigError::new(
             "AUTH_REQUIRED",
