@@ -133,7 +133,7 @@ awk -v b="$total_bytes" -v l="$total_lines" -v s="$start" -v e="$end" -v cpu="$a
   printf "end-to-end throughput   %.1f MiB/s, %.0f lines/s\n", b / 1048576 / t, l / t
   printf "agent CPU               %.2f s = %.2f CPU-s per GiB (%.0f MiB/s per core)\n", cpu, cpu / gib, 1024 / (cpu / gib)
   printf "receiver CPU            %.2f s (same machine, 2 cores shared)\n", rcpu
-  printf "pushes                  %d, mean %.1f ms each, %.0f%% of the run spent waiting on one\n", pushes, 1000 * push_s / pushes, 100 * push_s / t
+  printf "pushes                  %d, mean %.1f ms each, %.1f in flight on average\n", pushes, 1000 * push_s / pushes, push_s / t
   printf "agent peak RSS          %.1f MiB\n", rss / 1024
   ok = (cpu / gib <= 5.12)
   if (profile != "release") { print "debug build: the target applies to release builds only"; exit 0 }

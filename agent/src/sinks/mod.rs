@@ -91,7 +91,7 @@ impl SinkTelemetry {
             dropped_shutdown: dropped("shutdown"),
             queue_requests: registry.gauge(
                 "node_agent_sink_queue_requests",
-                "Requests waiting in a sink's bounded queue, including the one being attempted.",
+                "Requests waiting in a sink's bounded queue, including those being attempted.",
                 &[("sink", sink)],
             ),
         }

@@ -61,6 +61,11 @@ pub struct LokiConfig {
     pub batch_max_bytes: usize,
     /// ...or once its oldest line waited this long.
     pub batch_wait_seconds: Seconds,
+    /// Pushes sent concurrently. Acknowledgements still move checkpoints in batch order,
+    /// whatever order Loki answers in. 1 sends strictly in order, as Loki before 2.4 (or
+    /// with `unordered_writes: false`) needs; it refuses a stream's entries older than
+    /// the newest it stored.
+    pub max_in_flight_requests: usize,
     /// Time limit of one push attempt.
     pub request_timeout_seconds: Seconds,
     /// First retry delay; doubles per attempt, with jitter.
@@ -86,6 +91,7 @@ impl Default for LokiConfig {
             tls_ca_file: None,
             batch_max_bytes: 1024 * 1024,
             batch_wait_seconds: Seconds(1.0),
+            max_in_flight_requests: 4,
             request_timeout_seconds: Seconds(10.0),
             min_backoff_seconds: Seconds(0.5),
             max_backoff_seconds: Seconds(30.0),
@@ -135,6 +141,12 @@ impl LokiConfig {
         }
         self.batch_wait_seconds
             .check_range(&at("batch_wait_seconds"), 0.001, 60.0)?;
+        if !(1..=64).contains(&self.max_in_flight_requests) {
+            return Err(ConfigError::invalid(
+                &at("max_in_flight_requests"),
+                "must be between 1 and 64",
+            ));
+        }
         self.request_timeout_seconds
             .check_range(&at("request_timeout_seconds"), 0.1, 600.0)?;
         self.min_backoff_seconds
@@ -166,7 +178,7 @@ mod tests {
     }
 
     #[test]
-    fn bad_endpoints_and_double_auth_name_their_key() {
+    fn bad_endpoints_double_auth_and_no_slots_name_their_key() {
         let config = LokiConfig {
             endpoint: "loki:3100".to_string(),
             ..LokiConfig::default()
@@ -183,6 +195,15 @@ mod tests {
         };
         let error = config.validate("sinks.loki").unwrap_err().to_string();
         assert!(error.starts_with("sinks.loki.bearer_token:"), "{error}");
+        let config = LokiConfig {
+            max_in_flight_requests: 0,
+            ..LokiConfig::default()
+        };
+        let error = config.validate("sinks.loki").unwrap_err().to_string();
+        assert!(
+            error.starts_with("sinks.loki.max_in_flight_requests:"),
+            "{error}"
+        );
     }
 
     #[test]
