@@ -25,11 +25,40 @@ pub struct Correlation {
     trace: OnceLock<TraceIds>,
 }
 
-/// W3C trace and span ids as lowercase hex.
-#[derive(Debug, Clone)]
+/// W3C trace and span ids as lowercase hex, held inline: they are copied into log lines,
+/// exemplars and response headers of every request, without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TraceIds {
-    pub trace_id: String,
-    pub span_id: String,
+    trace_id: [u8; 32],
+    span_id: [u8; 16],
+}
+
+impl TraceIds {
+    pub fn new(trace_id: [u8; 16], span_id: [u8; 8]) -> TraceIds {
+        let mut ids = TraceIds {
+            trace_id: [0; 32],
+            span_id: [0; 16],
+        };
+        hex_into(&trace_id, &mut ids.trace_id);
+        hex_into(&span_id, &mut ids.span_id);
+        ids
+    }
+
+    pub fn trace_id(&self) -> &str {
+        std::str::from_utf8(&self.trace_id).expect("hex digits are ASCII")
+    }
+
+    pub fn span_id(&self) -> &str {
+        std::str::from_utf8(&self.span_id).expect("hex digits are ASCII")
+    }
+}
+
+fn hex_into(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0xf)];
+    }
 }
 
 impl Correlation {
@@ -92,6 +121,16 @@ pub async fn propagate(mut request: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trace_ids_are_lowercase_hex_as_w3c_writes_them() {
+        let ids = TraceIds::new(
+            0x0af7651916cd43dd8448eb211c80319c_u128.to_be_bytes(),
+            0xb7ad6b7169203331_u64.to_be_bytes(),
+        );
+        assert_eq!(ids.trace_id(), "0af7651916cd43dd8448eb211c80319c");
+        assert_eq!(ids.span_id(), "b7ad6b7169203331");
+    }
 
     #[test]
     fn sane_caller_ids_are_kept_and_others_refused() {

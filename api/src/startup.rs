@@ -214,10 +214,7 @@ fn public_router(settings: &Settings, state: AppState) -> Router {
             require_migrated,
         ));
     let router = if settings.telemetry_enabled {
-        router.layer(middleware::from_fn_with_state(
-            state.metrics.clone(),
-            telemetry::http::observe,
-        ))
+        router.layer(telemetry::http::ObserveLayer::new(state.metrics.clone()))
     } else {
         router
     };

@@ -4,15 +4,22 @@
 
 use std::{sync::Arc, time::Instant};
 
+use std::{
+    convert::Infallible,
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
 use axum::{
-    extract::{MatchedPath, Request, State},
-    http::{HeaderMap, HeaderName, HeaderValue, Method, header},
-    middleware::Next,
+    extract::{MatchedPath, Request},
+    http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, header},
     response::Response,
 };
 use http_body::Body as _;
 use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceFlags, TraceState};
 use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator};
+use tower::{Layer, Service};
 use tracing::{Instrument as _, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -82,6 +89,31 @@ fn server_span_context(span: &tracing::Span, headers: &HeaderMap) -> SpanContext
     )
 }
 
+/// The request path as logged: at most [`MAX_LOGGED_PATH`] bytes (cut at a character
+/// boundary), so a scanner's megabyte URL cannot bloat the log.
+fn logged_path(uri: &Uri) -> &str {
+    let path = uri.path();
+    if path.len() <= MAX_LOGGED_PATH {
+        return path;
+    }
+    let mut end = MAX_LOGGED_PATH;
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    &path[..end]
+}
+
+/// `traceresponse: 00-{trace-id}-{span-id}-{flags}` (W3C Trace Context Level 2).
+fn traceresponse(ids: &TraceIds, sampled: bool) -> HeaderValue {
+    let mut value = [0u8; 55];
+    value[..3].copy_from_slice(b"00-");
+    value[3..35].copy_from_slice(ids.trace_id().as_bytes());
+    value[35] = b'-';
+    value[36..52].copy_from_slice(ids.span_id().as_bytes());
+    value[52..].copy_from_slice(if sampled { b"-01" } else { b"-00" });
+    HeaderValue::from_bytes(&value).expect("hex and dashes are a valid header value")
+}
+
 fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(header::CONTENT_LENGTH)?
@@ -91,18 +123,79 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-/// Middleware around every public route.
-pub async fn observe(
-    State(metrics): State<Arc<Metrics>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route = route_label(request.extensions().get::<MatchedPath>());
-    let path: String = request.uri().path().chars().take(MAX_LOGGED_PATH).collect();
-    let request_bytes = content_length(request.headers()).unwrap_or(0);
-    let span = tracing::info_span!(
+/// The telemetry layer around every public route (inside the router, so the matched route
+/// template is known). A hand-written service rather than `middleware::from_fn`: that one
+/// clones the boxed inner service for every request, which cost more than the metrics.
+#[derive(Clone)]
+pub struct ObserveLayer {
+    metrics: Arc<Metrics>,
+}
+
+impl ObserveLayer {
+    pub fn new(metrics: Arc<Metrics>) -> ObserveLayer {
+        ObserveLayer { metrics }
+    }
+}
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Observe<S> {
+        Observe {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+/// See [`ObserveLayer`].
+#[derive(Clone)]
+pub struct Observe<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+impl<S> Service<Request> for Observe<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let started = Instant::now();
+        let method = method_label(request.method());
+        let route = route_label(request.extensions().get::<MatchedPath>());
+        // A clone of the URI shares its bytes; the path is cut for the log line only.
+        let uri = request.uri().clone();
+        let request_bytes = content_length(request.headers()).unwrap_or(0);
+        let span = server_span(method, route, &uri);
+        let span_context = server_span_context(&span, request.headers());
+        let handled = self.inner.call(request);
+        let metrics = self.metrics.clone();
+        Box::pin(async move {
+            let exchange = Exchange {
+                started,
+                method,
+                route,
+                uri,
+                request_bytes,
+                span,
+                span_context,
+            };
+            Ok(exchange.observe(&metrics, handled).await)
+        })
+    }
+}
+
+fn server_span(method: &'static str, route: &'static str, uri: &Uri) -> tracing::Span {
+    tracing::info_span!(
         target: "task_api::http",
         "HTTP request",
         otel.name = %format_args!("{method} {route}"),
@@ -110,99 +203,126 @@ pub async fn observe(
         otel.status_code = Empty,
         http.request.method = method,
         http.route = route,
-        url.path = %path,
+        url.path = logged_path(uri),
         url.scheme = "http",
         http.response.status_code = Empty,
         request_id = Empty,
-    );
-    let span_context = server_span_context(&span, request.headers());
-    let (trace_id, span_id) = (
-        span_context.trace_id().to_string(),
-        span_context.span_id().to_string(),
-    );
-    if span_context.is_valid() {
-        if let Some(id) = request_id::current() {
-            span.record("request_id", id);
-        }
-        request_id::set_trace(TraceIds {
-            trace_id: trace_id.clone(),
-            span_id: span_id.clone(),
-        });
-    }
+    )
+}
 
-    let active = metrics
-        .http_active
-        .get_or_create(&MethodLabels {
-            http_request_method: method,
-        })
-        .clone();
-    active.inc();
-    let mut response = next.run(request).instrument(span.clone()).await;
-    active.dec();
+/// One request on its way through the telemetry layer.
+struct Exchange {
+    started: Instant,
+    method: &'static str,
+    route: &'static str,
+    uri: Uri,
+    request_bytes: u64,
+    span: tracing::Span,
+    span_context: SpanContext,
+}
 
-    let elapsed = started.elapsed().as_secs_f64();
-    let status = response.status().as_u16();
-    let response_bytes = response
-        .body()
-        .size_hint()
-        .exact()
-        .or_else(|| content_length(response.headers()))
-        .unwrap_or(0);
-    // i64: tracing-opentelemetry exports unsigned fields as strings.
-    span.record("http.response.status_code", i64::from(status));
-    if status >= 500 {
-        span.record("otel.status_code", "ERROR");
-    }
-    let labels = HttpLabels {
-        http_request_method: method,
-        http_route: route,
-        http_response_status_code: status,
-    };
-    let exemplar = span_context.is_sampled().then(|| TraceExemplar {
-        trace_id: trace_id.clone(),
-        span_id: span_id.clone(),
-    });
-    metrics
-        .http_duration
-        .get_or_create(&labels)
-        .observe(elapsed, exemplar, None);
-    metrics
-        .http_request_body_size
-        .get_or_create(&labels)
-        .observe(request_bytes as f64);
-    metrics
-        .http_response_body_size
-        .get_or_create(&labels)
-        .observe(response_bytes as f64);
-
-    if span_context.is_valid() {
-        let flags = if span_context.is_sampled() {
-            "01"
-        } else {
-            "00"
-        };
-        if let Ok(value) = HeaderValue::from_str(&format!("00-{trace_id}-{span_id}-{flags}")) {
-            response.headers_mut().insert(TRACERESPONSE.clone(), value);
-        }
-        if let Ok(value) = HeaderValue::from_str(&trace_id) {
-            response.headers_mut().insert(X_TRACE_ID.clone(), value);
-        }
-    }
-    span.in_scope(|| {
-        tracing::event!(
-            target: "task_api::access",
-            tracing::Level::INFO,
-            http.request.method = method,
-            http.route = route,
-            url.path = %path,
-            http.response.status_code = status,
-            duration_seconds = elapsed,
-            http.request.body.size = request_bytes,
-            http.response.body.size = response_bytes,
-            "request completed"
+impl Exchange {
+    /// Awaits the response inside the server span, then records the metrics, the
+    /// response's trace headers and the access-log line. Runs on the request's task, so
+    /// the request id is in scope.
+    async fn observe(
+        self,
+        metrics: &Metrics,
+        handled: impl Future<Output = Result<Response, Infallible>>,
+    ) -> Response {
+        let Exchange {
+            started,
+            method,
+            route,
+            uri,
+            request_bytes,
+            span,
+            span_context,
+        } = self;
+        let ids = TraceIds::new(
+            span_context.trace_id().to_bytes(),
+            span_context.span_id().to_bytes(),
         );
-    });
-    response
+        if span_context.is_valid() {
+            if !span.is_disabled()
+                && let Some(id) = request_id::current()
+            {
+                span.record("request_id", id);
+            }
+            request_id::set_trace(ids);
+        }
+
+        let active = metrics
+            .http_active
+            .get_or_create(&MethodLabels {
+                http_request_method: method,
+            })
+            .clone();
+        active.inc();
+        let mut response = match handled.instrument(span.clone()).await {
+            Ok(response) => response,
+        };
+        active.dec();
+
+        let elapsed = started.elapsed().as_secs_f64();
+        let status = response.status().as_u16();
+        let response_bytes = response
+            .body()
+            .size_hint()
+            .exact()
+            .or_else(|| content_length(response.headers()))
+            .unwrap_or(0);
+        // i64: tracing-opentelemetry exports unsigned fields as strings.
+        span.record("http.response.status_code", i64::from(status));
+        if status >= 500 {
+            span.record("otel.status_code", "ERROR");
+        }
+        let labels = HttpLabels {
+            http_request_method: method,
+            http_route: route,
+            http_response_status_code: status,
+        };
+        let exemplar = span_context.is_sampled().then_some(TraceExemplar(ids));
+        metrics
+            .http_duration
+            .get_or_create(&labels)
+            .observe(elapsed, exemplar, None);
+        metrics
+            .http_request_body_size
+            .get_or_create(&labels)
+            .observe(request_bytes as f64);
+        metrics
+            .http_response_body_size
+            .get_or_create(&labels)
+            .observe(response_bytes as f64);
+
+        if span_context.is_valid() {
+            let headers = response.headers_mut();
+            headers.insert(
+                TRACERESPONSE.clone(),
+                traceresponse(&ids, span_context.is_sampled()),
+            );
+            headers.insert(
+                X_TRACE_ID.clone(),
+                HeaderValue::from_str(ids.trace_id()).expect("hex is a valid header value"),
+            );
+        }
+        span.in_scope(|| {
+            tracing::event!(
+                target: "task_api::access",
+                tracing::Level::INFO,
+                http.request.method = method,
+                http.route = route,
+                url.path = logged_path(&uri),
+                http.response.status_code = status,
+                duration_seconds = elapsed,
+                http.request.body.size = request_bytes,
+                http.response.body.size = response_bytes,
+                "request completed"
+            );
+        });
+        response
+    }
 }
 
 #[cfg(test)]
@@ -217,5 +337,28 @@ mod tests {
         );
         assert_eq!(method_label(&Method::PATCH), "PATCH");
         assert_eq!(route_label(None), UNMATCHED_ROUTE);
+    }
+
+    #[test]
+    fn long_paths_are_cut_for_the_log_at_a_character_boundary() {
+        let long: Uri = format!("/{}", "é".repeat(150)).parse().unwrap();
+        let logged = logged_path(&long);
+        assert!(logged.len() <= MAX_LOGGED_PATH && logged.len() >= MAX_LOGGED_PATH - 1);
+        assert!(long.path().starts_with(logged));
+        let short: Uri = "/api/v1/tasks?limit=5".parse().unwrap();
+        assert_eq!(logged_path(&short), "/api/v1/tasks");
+    }
+
+    #[test]
+    fn traceresponse_is_version_trace_span_flags() {
+        let ids = TraceIds::new([0xab; 16], [0x01; 8]);
+        assert_eq!(
+            traceresponse(&ids, true),
+            "00-abababababababababababababababab-0101010101010101-01"
+        );
+        assert_eq!(
+            traceresponse(&ids, false).to_str().unwrap(),
+            "00-abababababababababababababababab-0101010101010101-00"
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! The ids come from the request's task-local [`Correlation`](crate::request_id::Correlation),
 //! not from tracing spans: logs stay correlated without paying for spans per request.
 
+use std::cell::Cell;
 use std::fmt::{self, Write as _};
 
 use tracing::{
@@ -40,6 +41,40 @@ fn write_escaped(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
         plain_from = at + 1;
     }
     out.write_str(&text[plain_from..])
+}
+
+thread_local! {
+    /// The current second as `YYYY-MM-DDTHH:MM:SS`, formatted once per second per thread.
+    static SECOND: Cell<(u64, [u8; 19])> = const { Cell::new((u64::MAX, [0; 19])) };
+}
+
+/// Writes the current UTC time as RFC 3339 with microseconds: `2026-11-23T14:48:55.123456Z`.
+/// Only the fraction is formatted per line; the rest is reused within the second.
+fn write_timestamp(out: &mut impl fmt::Write) -> fmt::Result {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let seconds = now.as_secs();
+    let prefix = SECOND.with(|cached| {
+        let (second, text) = cached.get();
+        if second == seconds {
+            return text;
+        }
+        let mut text = [0u8; 19];
+        let time = chrono::DateTime::from_timestamp(seconds as i64, 0).unwrap_or_default();
+        let formatted = time.format("%Y-%m-%dT%H:%M:%S").to_string();
+        text.copy_from_slice(&formatted.as_bytes()[..19]);
+        cached.set((seconds, text));
+        text
+    });
+    let mut fraction = *b".000000Z";
+    let mut micros = now.subsec_micros();
+    for digit in fraction[1..7].iter_mut().rev() {
+        *digit = b'0' + (micros % 10) as u8;
+        micros /= 10;
+    }
+    out.write_str(std::str::from_utf8(&prefix).map_err(|_| fmt::Error)?)?;
+    out.write_str(std::str::from_utf8(&fraction).map_err(|_| fmt::Error)?)
 }
 
 /// A `fmt::Write` that escapes what passes through it, for `Debug` values.
@@ -127,13 +162,12 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ");
         let metadata = event.metadata();
-        write!(
-            writer,
-            "{{\"timestamp\":\"{now}\",\"level\":\"{}\"",
-            metadata.level().as_str()
-        )?;
+        writer.write_str("{\"timestamp\":\"")?;
+        write_timestamp(&mut writer)?;
+        writer.write_str("\",\"level\":\"")?;
+        writer.write_str(metadata.level().as_str())?;
+        writer.write_char('"')?;
         let mut fields = JsonFields {
             out: &mut writer,
             has_message: false,
@@ -153,11 +187,11 @@ where
             write_escaped(&mut writer, &correlation.request_id)?;
             writer.write_char('"')?;
             if let Some(ids) = correlation.trace() {
-                write!(
-                    writer,
-                    ",\"trace_id\":\"{}\",\"span_id\":\"{}\"",
-                    ids.trace_id, ids.span_id
-                )?;
+                writer.write_str(",\"trace_id\":\"")?;
+                writer.write_str(ids.trace_id())?;
+                writer.write_str("\",\"span_id\":\"")?;
+                writer.write_str(ids.span_id())?;
+                writer.write_char('"')?;
             }
             Ok::<(), fmt::Error>(())
         })
@@ -169,6 +203,21 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_with_microseconds() {
+        for _ in 0..2 {
+            let before = chrono::Utc::now();
+            let mut out = String::new();
+            write_timestamp(&mut out).unwrap();
+            let after = chrono::Utc::now();
+            assert_eq!(out.len(), "2026-11-23T14:48:55.123456Z".len(), "{out}");
+            let parsed = chrono::DateTime::parse_from_rfc3339(&out).unwrap();
+            let micros = |t: chrono::DateTime<chrono::Utc>| t.timestamp_micros();
+            assert!(micros(before) <= parsed.timestamp_micros(), "{out}");
+            assert!(parsed.timestamp_micros() <= micros(after), "{out}");
+        }
+    }
 
     #[test]
     fn strings_are_escaped_as_json_requires() {

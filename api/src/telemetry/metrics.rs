@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 
 use prometheus_client::{
-    encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder},
+    encoding::{EncodeLabelSet, EncodeLabelValue, LabelSetEncoder, LabelValueEncoder},
     metrics::{
         counter::Counter, exemplar::HistogramWithExemplars, family::Family, gauge::Gauge,
         histogram::Histogram, info::Info,
@@ -19,6 +19,7 @@ use prometheus_client::{
 
 use super::{exposition, process};
 use crate::domain::TaskStatus;
+use crate::request_id::TraceIds;
 
 /// Bucket boundaries the HTTP semantic conventions advise for request duration (seconds).
 pub const HTTP_DURATION_BUCKETS: [f64; 14] = [
@@ -46,11 +47,18 @@ pub struct MethodLabels {
     pub http_request_method: &'static str,
 }
 
-/// The exemplar of an observation: the trace that produced it.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TraceExemplar {
-    pub trace_id: String,
-    pub span_id: String,
+/// The exemplar of an observation: the trace that produced it (labels `trace_id`, `span_id`).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct TraceExemplar(pub TraceIds);
+
+impl EncodeLabelSet for TraceExemplar {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        [
+            ("trace_id", self.0.trace_id()),
+            ("span_id", self.0.span_id()),
+        ]
+        .encode(encoder)
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -290,10 +298,10 @@ mod tests {
         };
         metrics.http_duration.get_or_create(&labels).observe(
             0.02,
-            Some(TraceExemplar {
-                trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
-                span_id: "b7ad6b7169203331".into(),
-            }),
+            Some(TraceExemplar(TraceIds::new(
+                0x0af7651916cd43dd8448eb211c80319c_u128.to_be_bytes(),
+                0xb7ad6b7169203331_u64.to_be_bytes(),
+            ))),
             None,
         );
         metrics.set_tasks_by_status(&[(TaskStatus::Done, 3)]);

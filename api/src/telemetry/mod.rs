@@ -3,6 +3,7 @@
 
 pub mod exposition;
 pub mod http;
+pub mod log_writer;
 pub mod logging;
 pub mod metrics;
 pub mod process;
@@ -10,7 +11,6 @@ pub mod traces;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::{
     EnvFilter, Layer as _,
     filter::{FilterExt as _, Targets, filter_fn},
@@ -20,6 +20,7 @@ use tracing_subscriber::{
 };
 
 use crate::config::{ConfigError, LogFormat, LogSettings};
+use log_writer::{LogWriter, LogWriterGuard};
 
 /// The git revision this binary was built from (set by build.rs; `unknown` outside git).
 pub const GIT_REVISION: &str = env!("WATCHPOST_GIT_REVISION");
@@ -27,7 +28,7 @@ pub const GIT_REVISION: &str = env!("WATCHPOST_GIT_REVISION");
 /// Keeps the tracer provider and the log writer alive; `shutdown` flushes both.
 pub struct TelemetryGuard {
     provider: SdkTracerProvider,
-    log_writer: WorkerGuard,
+    log_writer: LogWriterGuard,
 }
 
 impl TelemetryGuard {
@@ -41,9 +42,9 @@ impl TelemetryGuard {
 
 /// Installs the global subscriber.
 ///
-/// Logs: events filtered by `RUST_LOG`, written to stdout by a background thread, so a
-/// request never waits on a `write(2)`; the writer blocks rather than drops when its queue
-/// is full — a log line is evidence. Spans exist only when traces are exported: then this
+/// Logs: events filtered by `RUST_LOG`, written to stdout in batches by a background
+/// thread ([`log_writer`]), so a request never waits on a `write(2)`; loggers wait rather
+/// than drop when its buffer is full — a log line is evidence. Spans exist only when traces are exported: then this
 /// crate's request and database spans go to OpenTelemetry whatever the log level (a quiet
 /// log must not blind the traces). Without export no span is created at all; correlation
 /// ids come from the request's task-local instead.
@@ -56,15 +57,9 @@ pub fn init(settings: &LogSettings, enabled: bool) -> Result<TelemetryGuard, Con
         )
     })?;
     let traces = traces::from_env()?;
-    let (writer, log_writer) = NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("log-writer")
-        // Buffered: under load the writer thread sends many lines per write(2); it flushes
-        // whenever its queue runs empty, so a quiet service's lines still appear at once.
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stdout(),
-        ));
+    // Only fails when the process cannot start a thread at all: nothing could run then.
+    let (writer, log_writer) =
+        log_writer::spawn(std::io::stdout()).expect("cannot start the log writer thread");
     // Two stacks rather than an `Option` layer: an absent layer would still enable spans.
     if enabled && traces.exporting {
         let span_filter = Targets::new()
@@ -95,7 +90,7 @@ pub fn init(settings: &LogSettings, enabled: bool) -> Result<TelemetryGuard, Con
 /// per request even when nothing exports it.
 fn log_layer<S>(
     format: LogFormat,
-    writer: NonBlocking,
+    writer: LogWriter,
     filter: EnvFilter,
 ) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
 where

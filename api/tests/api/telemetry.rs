@@ -102,6 +102,19 @@ impl Binary {
             .collect()
     }
 
+    /// The log lines so far, once one of them satisfies `wanted` (lines reach stdout from
+    /// a background writer, a few milliseconds after the request).
+    fn json_lines_once(&self, wanted: impl Fn(&Value) -> bool) -> Vec<Value> {
+        for _ in 0..500 {
+            let lines = self.json_lines();
+            if lines.iter().any(&wanted) {
+                return lines;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("no such log line within 5 s: {:?}", self.json_lines());
+    }
+
     /// SIGTERM and wait: the exit flushes queued spans.
     fn terminate(mut self) -> Vec<String> {
         // SAFETY: kill(2) on our own child's pid.
@@ -257,10 +270,12 @@ async fn the_exemplar_trace_id_is_the_one_in_the_requests_log_line() {
     );
     assert!(openmetrics.ends_with("# EOF\n"));
 
-    let lines = binary.json_lines();
+    let is_access =
+        |l: &Value| l["request_id"] == request_id.as_str() && l["message"] == "request completed";
+    let lines = binary.json_lines_once(is_access);
     let access = lines
         .iter()
-        .find(|l| l["request_id"] == request_id.as_str() && l["message"] == "request completed")
+        .find(|l| is_access(l))
         .expect("the request's access log line");
     assert_eq!(access["trace_id"], trace_id.as_str());
     assert_eq!(access["http.route"], "/api/v1/tasks");

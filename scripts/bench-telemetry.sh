@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): what telemetry costs the task API. Runs two release servers side
+# by side, one with TELEMETRY_ENABLED=true (metrics, trace ids, exemplars, one JSON access-log
+# line per request written to a file) and one with false, on equal databases, and loads them
+# in alternating rounds (on, off, on, off, ...) so that drift in the machine's load hits both
+# alike. Prints per round and the median of each: requests/s, p50, p99 and server CPU time
+# per request, then the overhead. Issue #3's target: at most 5% throughput, 0.2 ms at p50.
+#
+# By default the server is pinned to CPU 0 and wrk to CPU 1 (BENCH_PIN=0: both float), so
+# the server's throughput is what one core gives and wrk does not steal from it.
+#   BENCH_ROUNDS=5 BENCH_DURATION=5s BENCH_CONNECTIONS=64 BENCH_MODE=get \
+#   BENCH_BACKENDS="sqlite postgres" ./scripts/bench-telemetry.sh
+# BENCH_ON_ENV="VAR=value ..." adds variables to the telemetry-on server only (e.g.
+# RUST_LOG=warn to see what the access log costs).
+set -euo pipefail
+source "$(dirname "$0")/lib/tools.sh"
+source "$(dirname "$0")/lib/api.sh"
+cd "$WATCHPOST_ROOT"
+
+apt_install wrk wrk
+rounds=${BENCH_ROUNDS:-5}
+duration=${BENCH_DURATION:-5s}
+connections=${BENCH_CONNECTIONS:-64}
+mode=${BENCH_MODE:-get}
+backends=${BENCH_BACKENDS:-sqlite postgres}
+case " $backends " in *" postgres "*) ensure_postgres_binaries ;; esac
+log "building task-api (release)"
+cargo build --release -p task-api --locked >&2
+binary="${CARGO_TARGET_DIR:-$WATCHPOST_ROOT/target}/release/task-api"
+
+scratch=$(mktemp -d -t watchpost-bench-telemetry.XXXXXX)
+servers=()
+cleanup() {
+  for pid in "${servers[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${servers[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [ -d "$scratch/pg" ] && stop_postgres "$scratch/pg"
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+secret="benchmark-secret-of-at-least-32-bytes!!"
+export TOKEN
+TOKEN=$(hs256_token "$secret" bench)
+pin_server=() pin_wrk=()
+if [ "${BENCH_PIN:-1}" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  pin_server=(taskset -a -p -c 0) pin_wrk=(taskset -c 1)
+fi
+
+# cpu_ticks PID: user + system CPU time of PID in clock ticks (proc(5) fields 14 and 15).
+cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+
+# start_server NAME DATABASE_URL TELEMETRY: starts and seeds a server; sets <NAME>_PID/_URL.
+start_server() {
+  local name=$1 database_url=$2 telemetry=$3 extra=()
+  [ "$name" = on ] && read -ra extra <<<"${BENCH_ON_ENV:-}"
+  start_api "$binary" "$database_url" "$scratch/$name.log" AUTH_JWT_SECRET="$secret" \
+    RUST_LOG=info DATABASE_MAX_CONNECTIONS=16 TELEMETRY_ENABLED="$telemetry" "${extra[@]}"
+  servers+=("$API_PID")
+  [ ${#pin_server[@]} -gt 0 ] && "${pin_server[@]}" "$API_PID" >/dev/null
+  printf -v "${name}_PID" '%s' "$API_PID"
+  printf -v "${name}_URL" '%s' "$API_URL"
+  for i in $(seq 1 500); do
+    curl -fsS -X POST "$API_URL/api/v1/tasks" -H "Authorization: Bearer $TOKEN" \
+      -H 'Content-Type: application/json' -d "{\"title\":\"seed $i\"}" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
+  done >"$scratch/$name.ids"
+}
+
+# load NAME SECONDS: one wrk run against server NAME; prints "rps p50_ms p99_ms cpu_us".
+load() {
+  local name=$1 seconds=$2 pid_var="${1}_PID" url_var="${1}_URL" before after result
+  before=$(cpu_ticks "${!pid_var}")
+  result=$(MODE=$mode IDS_FILE="$scratch/$name.ids" "${pin_wrk[@]}" wrk -t1 -c"$connections" \
+    -d"$seconds" -s load-tests/wrk/task-api.lua "${!url_var}" | grep '^RESULT')
+  after=$(cpu_ticks "${!pid_var}")
+  python3 - "$result" "$before" "$after" "$(getconf CLK_TCK)" <<'PY'
+import sys
+fields = dict(kv.split("=") for kv in sys.argv[1].split()[1:])
+before, after, hz = (float(x) for x in sys.argv[2:5])
+requests = max(int(fields["requests"]), 1)
+if int(fields["non2xx"]) or int(fields["errors"]):
+    sys.exit(f"failed requests during the benchmark: {sys.argv[1]}")
+print(fields["rps"], fields["p50_ms"], fields["p99_ms"], f"{(after - before) / hz / requests * 1e6:.1f}")
+PY
+}
+
+printf 'mode %s, wrk -t1 -c%s -d%s, %s rounds, %s\n' "$mode" "$connections" "$duration" "$rounds" \
+  "${pin_server:+server on CPU 0, wrk on CPU 1}"
+for backend in $backends; do
+  case $backend in
+    sqlite) on_db="sqlite://$scratch/on.db" off_db="sqlite://$scratch/off.db" ;;
+    postgres)
+      mkdir -p "$scratch/pg"
+      pg_url=$(start_postgres "$scratch/pg")
+      on_db=$(create_database "$pg_url" bench_on) off_db=$(create_database "$pg_url" bench_off) ;;
+    *) echo "unknown backend $backend (sqlite, postgres)" >&2; exit 2 ;;
+  esac
+  log "$backend: starting and seeding both servers"
+  start_server on "$on_db" true
+  start_server off "$off_db" false
+  load on 2s >/dev/null # warm-up: caches, connection pools, allocator
+  load off 2s >/dev/null
+  : >"$scratch/rounds"
+  for round in $(seq 1 "$rounds"); do
+    for name in on off; do
+      printf '%s %s %s\n' "$name" "$round" "$(load "$name" "$duration")" | tee -a "$scratch/rounds" |
+        awk -v b="$backend" '{ printf "  %-8s %-3s round %s: %7.0f req/s  p50 %.3f ms  p99 %.3f ms  %5.1f us CPU/request\n", b, $1, $2, $3, $4, $5, $6 }'
+    done
+  done
+  python3 - "$backend" "$scratch/rounds" <<'PY'
+import statistics, sys
+backend, path = sys.argv[1], sys.argv[2]
+rows = [line.split() for line in open(path)]
+median = {name: [statistics.median(float(r[i]) for r in rows if r[0] == name) for i in range(2, 6)]
+          for name in ("on", "off")}
+(on_rps, on_p50, on_p99, on_cpu), (off_rps, off_p50, off_p99, off_cpu) = median["on"], median["off"]
+for name, (rps, p50, p99, cpu) in median.items():
+    print(f"{backend:8} {name:3} median: {rps:7.0f} req/s  p50 {p50:.3f} ms  p99 {p99:.3f} ms  {cpu:5.1f} us CPU/request")
+throughput = (off_rps - on_rps) / off_rps * 100
+print(f"{backend:8} overhead: throughput {throughput:+.1f}% (target <= 5%), p50 {on_p50 - off_p50:+.3f} ms "
+      f"(target <= 0.2 ms), CPU {on_cpu - off_cpu:+.1f} us/request ({(on_cpu - off_cpu) / off_cpu * 100:+.1f}%)")
+PY
+  for pid in "$on_PID" "$off_PID"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  servers=()
+  if [ "$backend" = postgres ]; then stop_postgres "$scratch/pg"; rm -rf "$scratch/pg"; fi
+done
