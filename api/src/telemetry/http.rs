@@ -24,7 +24,7 @@ use tracing::{Instrument as _, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::{
-    metrics::{HttpLabels, MethodLabels, Metrics, TraceExemplar, UNMATCHED_ROUTE},
+    metrics::{HttpLabels, Metrics, TraceExemplar, UNMATCHED_ROUTE},
     traces,
 };
 use crate::request_id::{self, TraceIds};
@@ -39,27 +39,49 @@ pub static X_TRACE_ID: HeaderName = HeaderName::from_static("x-trace-id");
 static TRACERESPONSE: HeaderName = HeaderName::from_static("traceresponse");
 const MAX_LOGGED_PATH: usize = 200;
 
-/// The `http.request.method` value: known methods as they are, others as `_OTHER`
-/// (semantic conventions), so arbitrary methods cannot mint series.
-fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::PUT => "PUT",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::TRACE => "TRACE",
-        Method::CONNECT => "CONNECT",
-        _ => "_OTHER",
-    }
+/// A label value out of a fixed set, with its position in the set (for [`series_key`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Fixed {
+    index: u8,
+    label: &'static str,
 }
 
-fn route_label(matched: Option<&MatchedPath>) -> &'static str {
-    matched
-        .and_then(|m| ROUTES.iter().copied().find(|r| *r == m.as_str()))
-        .unwrap_or(UNMATCHED_ROUTE)
+/// The `http.request.method` value: known methods as they are, others as `_OTHER`
+/// (semantic conventions), so arbitrary methods cannot mint series.
+fn method_label(method: &Method) -> Fixed {
+    let (index, label) = match *method {
+        Method::GET => (0, "GET"),
+        Method::POST => (1, "POST"),
+        Method::PATCH => (2, "PATCH"),
+        Method::DELETE => (3, "DELETE"),
+        Method::PUT => (4, "PUT"),
+        Method::HEAD => (5, "HEAD"),
+        Method::OPTIONS => (6, "OPTIONS"),
+        Method::TRACE => (7, "TRACE"),
+        Method::CONNECT => (8, "CONNECT"),
+        _ => (9, "_OTHER"),
+    };
+    Fixed { index, label }
+}
+
+/// Identifies a method, route and status for the metrics' series cache.
+fn series_key(method: Fixed, route: Fixed, status: u16) -> u32 {
+    (u32::from(method.index) << 24) | (u32::from(route.index) << 16) | u32::from(status)
+}
+
+/// The `http.route` value of a matched route template.
+fn route_label(matched: Option<&str>) -> Fixed {
+    let known = matched.and_then(|m| ROUTES.iter().position(|r| *r == m));
+    match known {
+        Some(index) => Fixed {
+            index: index as u8,
+            label: ROUTES[index],
+        },
+        None => Fixed {
+            index: ROUTES.len() as u8,
+            label: UNMATCHED_ROUTE,
+        },
+    }
 }
 
 /// The W3C context of this request's server span. When traces are exported the span is a
@@ -171,11 +193,11 @@ where
     fn call(&mut self, request: Request) -> Self::Future {
         let started = Instant::now();
         let method = method_label(request.method());
-        let route = route_label(request.extensions().get::<MatchedPath>());
+        let route = route_label(request.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
         // A clone of the URI shares its bytes; the path is cut for the log line only.
         let uri = request.uri().clone();
         let request_bytes = content_length(request.headers()).unwrap_or(0);
-        let span = server_span(method, route, &uri);
+        let span = server_span(method.label, route.label, &uri);
         let span_context = server_span_context(&span, request.headers());
         let handled = self.inner.call(request);
         let metrics = self.metrics.clone();
@@ -213,8 +235,8 @@ fn server_span(method: &'static str, route: &'static str, uri: &Uri) -> tracing:
 /// One request on its way through the telemetry layer.
 struct Exchange {
     started: Instant,
-    method: &'static str,
-    route: &'static str,
+    method: Fixed,
+    route: Fixed,
     uri: Uri,
     request_bytes: u64,
     span: tracing::Span,
@@ -252,12 +274,7 @@ impl Exchange {
             request_id::set_trace(ids);
         }
 
-        let active = metrics
-            .http_active
-            .get_or_create(&MethodLabels {
-                http_request_method: method,
-            })
-            .clone();
+        let active = metrics.http_active(method.label);
         active.inc();
         let mut response = match handled.instrument(span.clone()).await {
             Ok(response) => response,
@@ -278,23 +295,16 @@ impl Exchange {
             span.record("otel.status_code", "ERROR");
         }
         let labels = HttpLabels {
-            http_request_method: method,
-            http_route: route,
+            http_request_method: method.label,
+            http_route: route.label,
             http_response_status_code: status,
         };
         let exemplar = span_context.is_sampled().then_some(TraceExemplar(ids));
-        metrics
-            .http_duration
-            .get_or_create(&labels)
-            .observe(elapsed, exemplar, None);
-        metrics
-            .http_request_body_size
-            .get_or_create(&labels)
-            .observe(request_bytes as f64);
-        metrics
-            .http_response_body_size
-            .get_or_create(&labels)
-            .observe(response_bytes as f64);
+        metrics.with_http_series(series_key(method, route, status), &labels, |series| {
+            series.duration.observe(elapsed, exemplar, None);
+            series.request_body_size.observe(request_bytes as f64);
+            series.response_body_size.observe(response_bytes as f64);
+        });
 
         if span_context.is_valid() {
             let headers = response.headers_mut();
@@ -311,8 +321,8 @@ impl Exchange {
             tracing::event!(
                 target: "task_api::access",
                 tracing::Level::INFO,
-                http.request.method = method,
-                http.route = route,
+                http.request.method = method.label,
+                http.route = route.label,
                 url.path = logged_path(&uri),
                 http.response.status_code = status,
                 duration_seconds = elapsed,
@@ -332,11 +342,35 @@ mod tests {
     #[test]
     fn unknown_methods_and_routes_collapse_to_fixed_labels() {
         assert_eq!(
-            method_label(&Method::from_bytes(b"BREW").unwrap()),
+            method_label(&Method::from_bytes(b"BREW").unwrap()).label,
             "_OTHER"
         );
-        assert_eq!(method_label(&Method::PATCH), "PATCH");
-        assert_eq!(route_label(None), UNMATCHED_ROUTE);
+        assert_eq!(method_label(&Method::PATCH).label, "PATCH");
+        assert_eq!(route_label(None).label, UNMATCHED_ROUTE);
+    }
+
+    #[test]
+    fn every_method_route_and_status_has_its_own_series_key() {
+        let methods: Vec<Fixed> = ["GET", "POST", "PATCH", "DELETE", "PUT", "HEAD", "OPTIONS"]
+            .iter()
+            .chain(["TRACE", "CONNECT", "BREW"].iter())
+            .map(|m| method_label(&Method::from_bytes(m.as_bytes()).unwrap()))
+            .collect();
+        let mut routes: Vec<Fixed> = ROUTES
+            .iter()
+            .map(|r| route_label(Some(r)))
+            .collect();
+        routes.push(route_label(None));
+        let mut seen = std::collections::HashMap::new();
+        for method in &methods {
+            for route in &routes {
+                for status in [200, 201, 404, 503] {
+                    let labels = (method.label, route.label, status);
+                    let previous = seen.insert(series_key(*method, *route, status), labels);
+                    assert!(previous.is_none(), "{labels:?} shares a key with {previous:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! `prometheus-client` crate rather than the OpenTelemetry Prometheus exporter because the
 //! latter cannot attach exemplars, and exemplars are how a latency panel links to the trace.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use prometheus_client::{
     encoding::{EncodeLabelSet, EncodeLabelValue, LabelSetEncoder, LabelValueEncoder},
@@ -107,11 +109,42 @@ struct BuildLabels {
     revision: &'static str,
 }
 
+/// Metrics stay usable after a panic elsewhere poisoned a lock: the maps are only ever
+/// inserted into, so they are consistent.
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The name of the (single) connection pool in `db_client_connection_pool_name`.
 pub const POOL_NAME: &str = "tasks";
 
+/// The HTTP series of one method, route and status, resolved from their families.
+#[derive(Clone)]
+pub struct HttpSeries {
+    pub duration: HistogramWithExemplars<TraceExemplar>,
+    pub request_body_size: Histogram,
+    pub response_body_size: Histogram,
+}
+
+/// Per-request handles, resolved once per label set: a `Family` lookup hashes every label
+/// string (SipHash) under a lock, and a request would do five of them. The caches hold
+/// handles to the same series the families expose. Keys are small integers the caller
+/// derives from the same labels ([`HttpLabels::key`](crate::telemetry::http)); the label
+/// sets are bounded, so the caches are too.
+#[derive(Default)]
+struct SeriesCache {
+    http: RwLock<HashMap<u32, HttpSeries>>,
+    http_active: RwLock<HashMap<&'static str, Gauge>>,
+    db_duration: RwLock<HashMap<&'static str, Histogram>>,
+}
+
 /// Every metric the service exposes, registered once.
 pub struct Metrics {
+    cache: SeriesCache,
     registry: Registry,
     /// False when TELEMETRY_ENABLED=false: the store then skips its spans and histograms.
     pub recording: bool,
@@ -137,6 +170,47 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Runs `observe` on the HTTP series of `labels`; `key` must identify `labels` (equal
+    /// keys for equal label sets, distinct otherwise).
+    pub fn with_http_series(&self, key: u32, labels: &HttpLabels, observe: impl FnOnce(&HttpSeries)) {
+        if let Some(series) = read(&self.cache.http).get(&key) {
+            return observe(series);
+        }
+        let series = HttpSeries {
+            duration: self.http_duration.get_or_create(labels).clone(),
+            request_body_size: self.http_request_body_size.get_or_create(labels).clone(),
+            response_body_size: self.http_response_body_size.get_or_create(labels).clone(),
+        };
+        observe(&series);
+        write(&self.cache.http).insert(key, series);
+    }
+
+    /// The `http.server.active_requests` gauge of `method` (a fixed label value).
+    pub fn http_active(&self, method: &'static str) -> Gauge {
+        if let Some(gauge) = read(&self.cache.http_active).get(method) {
+            return gauge.clone();
+        }
+        let gauge = self
+            .http_active
+            .get_or_create(&MethodLabels {
+                http_request_method: method,
+            })
+            .clone();
+        write(&self.cache.http_active).insert(method, gauge.clone());
+        gauge
+    }
+
+    /// Records a database operation's duration (`labels.db_system_name` is fixed for the
+    /// process, so the operation name identifies the series).
+    pub fn observe_db_operation(&self, labels: &DbLabels, seconds: f64) {
+        if let Some(histogram) = read(&self.cache.db_duration).get(labels.db_operation_name) {
+            return histogram.observe(seconds);
+        }
+        let histogram = self.db_duration.get_or_create(labels).clone();
+        histogram.observe(seconds);
+        write(&self.cache.db_duration).insert(labels.db_operation_name, histogram);
+    }
+
     pub fn new(recording: bool) -> Self {
         let mut registry = Registry::default();
         let http_duration =
@@ -237,6 +311,7 @@ impl Metrics {
         );
         let process = process::ProcessMetrics::register(&mut registry);
         Metrics {
+            cache: SeriesCache::default(),
             registry,
             recording,
             http_duration,
