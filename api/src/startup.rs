@@ -17,9 +17,7 @@ use std::{
 };
 
 use anyhow::Context;
-use axum::{
-    BoxError, Router, error_handling::HandleErrorLayer, extract::DefaultBodyLimit, middleware,
-};
+use axum::{BoxError, error_handling::HandleErrorLayer, extract::DefaultBodyLimit, middleware};
 use tokio::{net::TcpListener, sync::watch};
 use tower::ServiceBuilder;
 
@@ -132,7 +130,9 @@ impl Application {
 
         let (stop_public, public_stopped) = watch::channel(false);
         let (stop_admin, admin_stopped) = watch::channel(false);
-        let public_app = public_router(&settings, state.clone());
+        let public_app = axum::ServiceExt::<axum::extract::Request>::into_make_service(
+            public_service(&settings, state.clone()),
+        );
         let admin_app = routes::admin_router().with_state(state.clone());
         let mut public = tokio::spawn(async move {
             axum::serve(public_listener, public_app)
@@ -190,7 +190,17 @@ async fn changed(mut receiver: watch::Receiver<bool>) {
 /// even a shed one, carries it), telemetry (span, RED metrics, access log: shed and timed-out
 /// requests are counted too), the readiness gate, load shedding with a global concurrency
 /// limit, the request timeout, the body size limit.
-fn public_router(settings: &Settings, state: AppState) -> Router {
+fn public_service(
+    settings: &Settings,
+    state: AppState,
+) -> impl tower::Service<
+    axum::extract::Request,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future: Send,
+> + Clone
++ Send
++ 'static {
     let protection = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(|error: BoxError| async move {
             if error.is::<tower::timeout::error::Elapsed>() {
@@ -213,14 +223,16 @@ fn public_router(settings: &Settings, state: AppState) -> Router {
             state.clone(),
             require_migrated,
         ));
-    let router = if settings.telemetry_enabled {
-        router.layer(telemetry::http::ObserveLayer::new(state.metrics.clone()))
-    } else {
-        router
-    };
-    router
+    let router = router.with_state(state.clone());
+    let telemetry = settings
+        .telemetry_enabled
+        .then(|| telemetry::http::ObserveLayer::new(state.metrics.clone()));
+    // Around the router, not per route: `Router::layer` would box and clone per request.
+    let service = ServiceBuilder::new()
         .layer(middleware::from_fn(request_id::propagate))
-        .with_state(state)
+        .option_layer(telemetry)
+        .service(router);
+    service
 }
 
 /// Until the schema exists, answer 503 rather than fail on missing tables.

@@ -31,24 +31,27 @@ macro_rules! with_conn {
         // Boxed: the query futures of both backends make this one ~14 KiB, and every move
         // of an unboxed future up the handler's chain is a memcpy of that size.
         $store
-            .observe($operation, Box::pin(async {
-                match &$store.db {
-                    Database::Postgres(pool) => {
-                        let waiting = Instant::now();
-                        let mut connection = pool.acquire().await?;
-                        $store.record_pool_wait(waiting);
-                        let $conn = &mut *connection;
-                        $body
+            .observe(
+                $operation,
+                Box::pin(async {
+                    match &$store.db {
+                        Database::Postgres(pool) => {
+                            let waiting = Instant::now();
+                            let mut connection = pool.acquire().await?;
+                            $store.record_pool_wait(waiting);
+                            let $conn = &mut *connection;
+                            $body
+                        }
+                        Database::Sqlite(pool) => {
+                            let waiting = Instant::now();
+                            let mut connection = pool.acquire().await?;
+                            $store.record_pool_wait(waiting);
+                            let $conn = &mut *connection;
+                            $body
+                        }
                     }
-                    Database::Sqlite(pool) => {
-                        let waiting = Instant::now();
-                        let mut connection = pool.acquire().await?;
-                        $store.record_pool_wait(waiting);
-                        let $conn = &mut *connection;
-                        $body
-                    }
-                }
-            }))
+                }),
+            )
             .await
     };
 }

@@ -1,6 +1,12 @@
 //! The HTTP server's telemetry middleware: one server span per request (continuing the
 //! caller's W3C trace), RED metrics with the trace as exemplar, the trace id in the response,
 //! and one access-log line.
+//!
+//! It wraps the whole router rather than each route (`Router::layer`), because a per-route
+//! layer re-boxes and clones the route's service on every request, which cost more than
+//! the telemetry itself. The route template (`http.route`) is therefore matched here from
+//! the path, against the router's templates in [`ROUTES`]; a test checks the match equals
+//! axum's `MatchedPath` for every template.
 
 use std::{sync::Arc, time::Instant};
 
@@ -12,7 +18,7 @@ use std::{
 };
 
 use axum::{
-    extract::{MatchedPath, Request},
+    extract::Request,
     http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, header},
     response::Response,
 };
@@ -69,9 +75,16 @@ fn series_key(method: Fixed, route: Fixed, status: u16) -> u32 {
     (u32::from(method.index) << 24) | (u32::from(route.index) << 16) | u32::from(status)
 }
 
-/// The `http.route` value of a matched route template.
-fn route_label(matched: Option<&str>) -> Fixed {
-    let known = matched.and_then(|m| ROUTES.iter().position(|r| *r == m));
+/// The `http.route` value of a request path: the router's template it matches, else
+/// [`UNMATCHED_ROUTE`]. `{id}` matches one non-empty segment, as in axum.
+fn route_label(path: &str) -> Fixed {
+    let matches = |template: &str| match template.split_once('{') {
+        None => path == template,
+        Some((prefix, _)) => path
+            .strip_prefix(prefix)
+            .is_some_and(|segment| !segment.is_empty() && !segment.contains('/')),
+    };
+    let known = ROUTES.iter().position(|template| matches(template));
     match known {
         Some(index) => Fixed {
             index: index as u8,
@@ -145,9 +158,8 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-/// The telemetry layer around every public route (inside the router, so the matched route
-/// template is known). A hand-written service rather than `middleware::from_fn`: that one
-/// clones the boxed inner service for every request, which cost more than the metrics.
+/// The telemetry layer around the public router. A hand-written service rather than
+/// `middleware::from_fn`, whose future is boxed around a clone of the inner service.
 #[derive(Clone)]
 pub struct ObserveLayer {
     metrics: Arc<Metrics>,
@@ -193,7 +205,7 @@ where
     fn call(&mut self, request: Request) -> Self::Future {
         let started = Instant::now();
         let method = method_label(request.method());
-        let route = route_label(request.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
+        let route = route_label(request.uri().path());
         // A clone of the URI shares its bytes; the path is cut for the log line only.
         let uri = request.uri().clone();
         let request_bytes = content_length(request.headers()).unwrap_or(0);
@@ -346,7 +358,7 @@ mod tests {
             "_OTHER"
         );
         assert_eq!(method_label(&Method::PATCH).label, "PATCH");
-        assert_eq!(route_label(None).label, UNMATCHED_ROUTE);
+        assert_eq!(route_label("/wp-login.php").label, UNMATCHED_ROUTE);
     }
 
     #[test]
@@ -358,18 +370,65 @@ mod tests {
             .collect();
         let mut routes: Vec<Fixed> = ROUTES
             .iter()
-            .map(|r| route_label(Some(r)))
+            .map(|r| route_label(&r.replace("{id}", "0194f1d2")))
             .collect();
-        routes.push(route_label(None));
+        routes.push(route_label("/nowhere"));
         let mut seen = std::collections::HashMap::new();
         for method in &methods {
             for route in &routes {
                 for status in [200, 201, 404, 503] {
                     let labels = (method.label, route.label, status);
                     let previous = seen.insert(series_key(*method, *route, status), labels);
-                    assert!(previous.is_none(), "{labels:?} shares a key with {previous:?}");
+                    assert!(
+                        previous.is_none(),
+                        "{labels:?} shares a key with {previous:?}"
+                    );
                 }
             }
+        }
+    }
+
+    /// The route matched here must be the one axum routes to: a router with the same
+    /// templates answers each path with its `MatchedPath`.
+    #[tokio::test]
+    async fn routes_match_as_axum_matches_them() {
+        use axum::{extract::MatchedPath, routing::any};
+        use tower::ServiceExt as _;
+        let mut router = axum::Router::new();
+        for template in ROUTES {
+            router = router.route(
+                template,
+                any(|matched: MatchedPath| async move { matched.as_str().to_owned() }),
+            );
+        }
+        let paths = [
+            "/api/v1/tasks",
+            "/api/v1/tasks/",
+            "/api/v1/tasks/0194f1d2-7c5e-7a4b-9f7e-3b2a1c0d9e8f",
+            "/api/v1/tasks/abc%2Fdef",
+            "/api/v1/tasks/a/b",
+            "/api/v1/tasksx",
+            "/api/v1/openapi.json",
+            "/api/v1/openapi.jsonx",
+            "/api/v1",
+            "/",
+            "/metrics",
+        ];
+        for path in paths {
+            let response = router
+                .clone()
+                .oneshot(Request::get(path).body(axum::body::Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let axum_route = if response.status().is_success() {
+                let body = axum::body::to_bytes(response.into_body(), 1024)
+                    .await
+                    .unwrap();
+                String::from_utf8(body.to_vec()).unwrap()
+            } else {
+                UNMATCHED_ROUTE.to_owned()
+            };
+            assert_eq!(route_label(path).label, axum_route, "{path}");
         }
     }
 

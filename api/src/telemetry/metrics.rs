@@ -116,7 +116,8 @@ fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
 }
 
 fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The name of the (single) connection pool in `db_client_connection_pool_name`.
@@ -172,7 +173,12 @@ impl Default for Metrics {
 impl Metrics {
     /// Runs `observe` on the HTTP series of `labels`; `key` must identify `labels` (equal
     /// keys for equal label sets, distinct otherwise).
-    pub fn with_http_series(&self, key: u32, labels: &HttpLabels, observe: impl FnOnce(&HttpSeries)) {
+    pub fn with_http_series(
+        &self,
+        key: u32,
+        labels: &HttpLabels,
+        observe: impl FnOnce(&HttpSeries),
+    ) {
         if let Some(series) = read(&self.cache.http).get(&key) {
             return observe(series);
         }

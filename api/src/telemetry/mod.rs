@@ -14,8 +14,8 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::{
     EnvFilter, Layer as _,
     filter::{FilterExt as _, Targets},
-    layer::{Context, Filter},
     layer::SubscriberExt as _,
+    layer::{Context, Filter},
     registry::LookupSpan,
     util::SubscriberInitExt as _,
 };
