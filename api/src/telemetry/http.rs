@@ -30,6 +30,7 @@ use tracing::{Instrument as _, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::{
+    logging,
     metrics::{HttpLabels, Metrics, TraceExemplar, UNMATCHED_ROUTE},
     traces,
 };
@@ -293,7 +294,7 @@ impl Exchange {
         };
         active.dec();
 
-        let elapsed = started.elapsed().as_secs_f64();
+        let elapsed = started.elapsed();
         let status = response.status().as_u16();
         let response_bytes = response
             .body()
@@ -313,7 +314,9 @@ impl Exchange {
         };
         let exemplar = span_context.is_sampled().then_some(TraceExemplar(ids));
         metrics.with_http_series(series_key(method, route, status), &labels, |series| {
-            series.duration.observe(elapsed, exemplar, None);
+            series
+                .duration
+                .observe(elapsed.as_secs_f64(), exemplar, None);
             series.request_body_size.observe(request_bytes as f64);
             series.response_body_size.observe(response_bytes as f64);
         });
@@ -329,20 +332,33 @@ impl Exchange {
                 HeaderValue::from_str(ids.trace_id()).expect("hex is a valid header value"),
             );
         }
-        span.in_scope(|| {
-            tracing::event!(
-                target: "task_api::access",
-                tracing::Level::INFO,
-                http.request.method = method.label,
-                http.route = route.label,
-                url.path = logged_path(&uri),
-                http.response.status_code = status,
-                duration_seconds = elapsed,
-                http.request.body.size = request_bytes,
-                http.response.body.size = response_bytes,
-                "request completed"
-            );
-        });
+        if tracing::enabled!(target: logging::ACCESS_TARGET, tracing::Level::INFO) {
+            let line = logging::AccessLine {
+                method: method.label,
+                route: route.label,
+                path: logged_path(&uri),
+                status,
+                duration: elapsed,
+                request_bytes,
+                response_bytes,
+            };
+            if !logging::write_access_line(&line) {
+                span.in_scope(|| {
+                    tracing::event!(
+                        target: logging::ACCESS_TARGET,
+                        tracing::Level::INFO,
+                        http.request.method = line.method,
+                        http.route = line.route,
+                        url.path = line.path,
+                        http.response.status_code = line.status,
+                        duration_seconds = line.duration.as_secs_f64(),
+                        http.request.body.size = line.request_bytes,
+                        http.response.body.size = line.response_bytes,
+                        "request completed"
+                    );
+                });
+            }
+        }
         response
     }
 }

@@ -97,6 +97,9 @@ fn log_layer<S>(
 where
     S: tracing::Subscriber + for<'a> LookupSpan<'a>,
 {
+    if format == LogFormat::Json {
+        logging::write_access_lines_to(writer.clone());
+    }
     let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
     let events = filter.and(EventsOnly);
     match format {
@@ -108,21 +111,22 @@ where
     }
 }
 
-/// Lets events through and no span. Unlike a `filter_fn`, it says so per call site, once:
+/// Lets events (and `enabled!` hints) through and no span. Unlike a `filter_fn`, it says so per call site, once:
 /// a span macro then finds its call site disabled and returns at once, instead of asking
 /// every layer's filter on each request.
 struct EventsOnly;
 
 impl<S> Filter<S> for EventsOnly {
     fn enabled(&self, metadata: &tracing::Metadata<'_>, _: &Context<'_, S>) -> bool {
-        metadata.is_event()
+        !metadata.is_span()
     }
 
     fn callsite_enabled(
         &self,
         metadata: &'static tracing::Metadata<'static>,
     ) -> tracing::subscriber::Interest {
-        if metadata.is_event() {
+        // Not `is_event`: `tracing::enabled!` asks with a hint call site, neither kind.
+        if !metadata.is_span() {
             tracing::subscriber::Interest::always()
         } else {
             tracing::subscriber::Interest::never()
