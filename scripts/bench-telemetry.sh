@@ -6,8 +6,8 @@
 # alike. Prints per round and the median of each: requests/s, p50, p99 and server CPU time
 # per request, then the overhead. Issue #3's target: at most 5% throughput, 0.2 ms at p50.
 #
-# By default the server is pinned to CPU 0 and wrk to CPU 1 (BENCH_PIN=0: both float), so
-# the server's throughput is what one core gives and wrk does not steal from it.
+# By default the server is pinned to CPU 0, and wrk and PostgreSQL to CPU 1 (BENCH_PIN=0:
+# all float), so the server's throughput is what one core gives and nothing steals from it.
 #   BENCH_ROUNDS=5 BENCH_DURATION=5s BENCH_CONNECTIONS=64 BENCH_MODE=get \
 #   BENCH_BACKENDS="sqlite postgres" ./scripts/bench-telemetry.sh
 # BENCH_ON_ENV="VAR=value ..." adds variables to the telemetry-on server only (e.g.
@@ -91,6 +91,8 @@ for backend in $backends; do
     postgres)
       mkdir -p "$scratch/pg"
       pg_url=$(start_postgres "$scratch/pg")
+      # PostgreSQL beside wrk, off the server's core (backends inherit the postmaster's).
+      [ ${#pin_wrk[@]} -gt 0 ] && taskset -a -p -c 1 "$(head -1 "$scratch/pg/data/postmaster.pid")" >/dev/null
       on_db=$(create_database "$pg_url" bench_on) off_db=$(create_database "$pg_url" bench_off) ;;
     *) echo "unknown backend $backend (sqlite, postgres)" >&2; exit 2 ;;
   esac

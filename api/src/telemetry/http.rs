@@ -25,8 +25,9 @@ use axum::{
 use http_body::Body as _;
 use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceFlags, TraceState};
 use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator};
+use pin_project_lite::pin_project;
 use tower::{Layer, Service};
-use tracing::{Instrument as _, field::Empty};
+use tracing::{Instrument as _, field::Empty, instrument::Instrumented};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::{
@@ -139,15 +140,22 @@ fn logged_path(uri: &Uri) -> &str {
     &path[..end]
 }
 
-/// `traceresponse: 00-{trace-id}-{span-id}-{flags}` (W3C Trace Context Level 2).
-fn traceresponse(ids: &TraceIds, sampled: bool) -> HeaderValue {
+/// `traceresponse: 00-{trace-id}-{span-id}-{flags}` (W3C Trace Context Level 2) and
+/// `X-Trace-Id`, the second sharing the first's bytes (one allocation for both).
+fn trace_headers(ids: &TraceIds, sampled: bool) -> (HeaderValue, HeaderValue) {
     let mut value = [0u8; 55];
     value[..3].copy_from_slice(b"00-");
     value[3..35].copy_from_slice(ids.trace_id().as_bytes());
     value[35] = b'-';
     value[36..52].copy_from_slice(ids.span_id().as_bytes());
     value[52..].copy_from_slice(if sampled { b"-01" } else { b"-00" });
-    HeaderValue::from_bytes(&value).expect("hex and dashes are a valid header value")
+    let value = axum::body::Bytes::copy_from_slice(&value);
+    let trace_id = HeaderValue::from_maybe_shared(value.slice(3..35));
+    let traceresponse = HeaderValue::from_maybe_shared(value);
+    (
+        traceresponse.expect("hex and dashes are a valid header value"),
+        trace_id.expect("hex is a valid header value"),
+    )
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
@@ -197,7 +205,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = ObserveFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -212,10 +220,14 @@ where
         let request_bytes = content_length(request.headers()).unwrap_or(0);
         let span = server_span(method.label, route.label, &uri);
         let span_context = server_span_context(&span, request.headers());
-        let handled = self.inner.call(request);
-        let metrics = self.metrics.clone();
-        Box::pin(async move {
-            let exchange = Exchange {
+        let ids = TraceIds::new(
+            span_context.trace_id().to_bytes(),
+            span_context.span_id().to_bytes(),
+        );
+        let handled = self.inner.call(request).instrument(span.clone());
+        ObserveFuture {
+            handled,
+            exchange: Some(Exchange {
                 started,
                 method,
                 route,
@@ -223,9 +235,11 @@ where
                 request_bytes,
                 span,
                 span_context,
-            };
-            Ok(exchange.observe(&metrics, handled).await)
-        })
+                ids,
+            }),
+            metrics: self.metrics.clone(),
+            begun: false,
+        }
     }
 }
 
@@ -245,6 +259,42 @@ fn server_span(method: &'static str, route: &'static str, uri: &Uri) -> tracing:
     )
 }
 
+pin_project! {
+    /// The response future of [`Observe`]: the handler's, inside the server span, with the
+    /// telemetry of the exchange recorded before its first poll and when it completes.
+    /// Written out rather than an `async` block so no allocation is needed per request.
+    pub struct ObserveFuture<F> {
+        #[pin]
+        handled: Instrumented<F>,
+        exchange: Option<Exchange>,
+        metrics: Arc<Metrics>,
+        begun: bool,
+    }
+}
+
+impl<F> Future for ObserveFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if !*this.begun {
+            *this.begun = true;
+            if let Some(exchange) = this.exchange.as_ref() {
+                exchange.begin(this.metrics);
+            }
+        }
+        let Ok(response) = std::task::ready!(this.handled.poll(cx));
+        let exchange = this
+            .exchange
+            .take()
+            .expect("ObserveFuture polled after it completed");
+        Poll::Ready(Ok(exchange.finish(this.metrics, response)))
+    }
+}
+
 /// One request on its way through the telemetry layer.
 struct Exchange {
     started: Instant,
@@ -254,17 +304,28 @@ struct Exchange {
     request_bytes: u64,
     span: tracing::Span,
     span_context: SpanContext,
+    ids: TraceIds,
 }
 
 impl Exchange {
-    /// Awaits the response inside the server span, then records the metrics, the
-    /// response's trace headers and the access-log line. Runs on the request's task, so
-    /// the request id is in scope.
-    async fn observe(
-        self,
-        metrics: &Metrics,
-        handled: impl Future<Output = Result<Response, Infallible>>,
-    ) -> Response {
+    /// Before the handler runs (on the request's task, so the request id is in scope):
+    /// the trace ids for the logs, the active-requests gauge.
+    fn begin(&self, metrics: &Metrics) {
+        if self.span_context.is_valid() {
+            if !self.span.is_disabled()
+                && let Some(id) = request_id::current()
+            {
+                self.span.record("request_id", id);
+            }
+            request_id::set_trace(self.ids);
+        }
+        metrics
+            .http_active(usize::from(self.method.index), self.method.label)
+            .inc();
+    }
+
+    /// After it answered: the metrics, the response's trace headers, the access-log line.
+    fn finish(self, metrics: &Metrics, mut response: Response) -> Response {
         let Exchange {
             started,
             method,
@@ -273,26 +334,11 @@ impl Exchange {
             request_bytes,
             span,
             span_context,
+            ids,
         } = self;
-        let ids = TraceIds::new(
-            span_context.trace_id().to_bytes(),
-            span_context.span_id().to_bytes(),
-        );
-        if span_context.is_valid() {
-            if !span.is_disabled()
-                && let Some(id) = request_id::current()
-            {
-                span.record("request_id", id);
-            }
-            request_id::set_trace(ids);
-        }
-
-        let active = metrics.http_active(method.label);
-        active.inc();
-        let mut response = match handled.instrument(span.clone()).await {
-            Ok(response) => response,
-        };
-        active.dec();
+        metrics
+            .http_active(usize::from(method.index), method.label)
+            .dec();
 
         let elapsed = started.elapsed();
         let status = response.status().as_u16();
@@ -322,15 +368,10 @@ impl Exchange {
         });
 
         if span_context.is_valid() {
+            let (traceresponse, trace_id) = trace_headers(&ids, span_context.is_sampled());
             let headers = response.headers_mut();
-            headers.insert(
-                TRACERESPONSE.clone(),
-                traceresponse(&ids, span_context.is_sampled()),
-            );
-            headers.insert(
-                X_TRACE_ID.clone(),
-                HeaderValue::from_str(ids.trace_id()).expect("hex is a valid header value"),
-            );
+            headers.insert(TRACERESPONSE.clone(), traceresponse);
+            headers.insert(X_TRACE_ID.clone(), trace_id);
         }
         if tracing::enabled!(target: logging::ACCESS_TARGET, tracing::Level::INFO) {
             let line = logging::AccessLine {
@@ -389,6 +430,11 @@ mod tests {
             .map(|r| route_label(&r.replace("{id}", "0194f1d2")))
             .collect();
         routes.push(route_label("/nowhere"));
+        assert!(
+            methods
+                .iter()
+                .all(|m| usize::from(m.index) < super::super::metrics::METHOD_LABELS)
+        );
         let mut seen = std::collections::HashMap::new();
         for method in &methods {
             for route in &routes {
@@ -461,12 +507,14 @@ mod tests {
     #[test]
     fn traceresponse_is_version_trace_span_flags() {
         let ids = TraceIds::new([0xab; 16], [0x01; 8]);
+        let (sampled, trace_id) = trace_headers(&ids, true);
         assert_eq!(
-            traceresponse(&ids, true),
+            sampled,
             "00-abababababababababababababababab-0101010101010101-01"
         );
+        assert_eq!(trace_id, "abababababababababababababababab");
         assert_eq!(
-            traceresponse(&ids, false).to_str().unwrap(),
+            trace_headers(&ids, false).0.to_str().unwrap(),
             "00-abababababababababababababababab-0101010101010101-00"
         );
     }

@@ -116,8 +116,10 @@ fn write_batches(shared: &Shared, mut out: impl Write) {
     }
 }
 
-impl Write for LogWriter {
-    fn write(&mut self, line: &[u8]) -> io::Result<usize> {
+impl LogWriter {
+    /// Queues `line` (whole lines only: lines of concurrent loggers are never interleaved
+    /// within one call).
+    pub fn append(&self, line: &[u8]) {
         let shared = &self.shared;
         let mut state = shared.lock();
         while state.buffer.len() >= MAX_BUFFERED && !state.closed {
@@ -134,6 +136,12 @@ impl Write for LogWriter {
         if (before == 0 && state.writer_idle) || (before < WRITE_AT && after >= WRITE_AT) {
             shared.lines.notify_one();
         }
+    }
+}
+
+impl Write for LogWriter {
+    fn write(&mut self, line: &[u8]) -> io::Result<usize> {
+        self.append(line);
         Ok(line.len())
     }
 

@@ -7,7 +7,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt::{self, Write as _};
-use std::io::Write as _;
 use std::sync::OnceLock;
 
 use tracing::{
@@ -251,7 +250,7 @@ pub fn write_access_line(line: &AccessLine<'_>) -> bool {
     LINE.with_borrow_mut(|out| {
         out.clear();
         if format_access_line(out, line).is_ok() {
-            let _ = writer.clone().write_all(out.as_bytes());
+            writer.append(out.as_bytes());
         }
     });
     true

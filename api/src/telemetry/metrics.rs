@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use prometheus_client::{
     encoding::{EncodeLabelSet, EncodeLabelValue, LabelSetEncoder, LabelValueEncoder},
@@ -120,6 +120,9 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// How many values `http_request_method` can take (known methods and `_OTHER`).
+pub const METHOD_LABELS: usize = 10;
+
 /// The name of the (single) connection pool in `db_client_connection_pool_name`.
 pub const POOL_NAME: &str = "tasks";
 
@@ -139,7 +142,8 @@ pub struct HttpSeries {
 #[derive(Default)]
 struct SeriesCache {
     http: RwLock<HashMap<u32, HttpSeries>>,
-    http_active: RwLock<HashMap<&'static str, Gauge>>,
+    /// By method index (see `telemetry::http`), resolved on first use.
+    http_active: [OnceLock<Gauge>; METHOD_LABELS],
     db_duration: RwLock<HashMap<&'static str, Histogram>>,
 }
 
@@ -191,19 +195,16 @@ impl Metrics {
         write(&self.cache.http).insert(key, series);
     }
 
-    /// The `http.server.active_requests` gauge of `method` (a fixed label value).
-    pub fn http_active(&self, method: &'static str) -> Gauge {
-        if let Some(gauge) = read(&self.cache.http_active).get(method) {
-            return gauge.clone();
-        }
-        let gauge = self
-            .http_active
-            .get_or_create(&MethodLabels {
-                http_request_method: method,
-            })
-            .clone();
-        write(&self.cache.http_active).insert(method, gauge.clone());
-        gauge
+    /// The `http.server.active_requests` gauge of `method`, a fixed label value whose
+    /// index in its set is `index` (below [`METHOD_LABELS`]).
+    pub fn http_active(&self, index: usize, method: &'static str) -> &Gauge {
+        self.cache.http_active[index].get_or_init(|| {
+            self.http_active
+                .get_or_create(&MethodLabels {
+                    http_request_method: method,
+                })
+                .clone()
+        })
     }
 
     /// Records a database operation's duration (`labels.db_system_name` is fixed for the
