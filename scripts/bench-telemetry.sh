@@ -9,9 +9,10 @@
 # By default the server is pinned to CPU 0, and wrk and PostgreSQL to CPU 1 (BENCH_PIN=0:
 # all float), so the server's throughput is what one core gives and nothing steals from it.
 #   BENCH_ROUNDS=5 BENCH_DURATION=5s BENCH_CONNECTIONS=64 BENCH_MODE=get \
-#   BENCH_BACKENDS="sqlite postgres" ./scripts/bench-telemetry.sh
+#   BENCH_BACKENDS="sqlite postgres" BENCH_SEED=500 ./scripts/bench-telemetry.sh
 # BENCH_ON_ENV="VAR=value ..." adds variables to the telemetry-on server only (e.g.
-# RUST_LOG=warn to see what the access log costs).
+# RUST_LOG=warn to see what the access log costs); BENCH_BINARY runs a given binary instead
+# of building the release one.
 set -euo pipefail
 source "$(dirname "$0")/lib/tools.sh"
 source "$(dirname "$0")/lib/api.sh"
@@ -23,6 +24,7 @@ duration=${BENCH_DURATION:-5s}
 connections=${BENCH_CONNECTIONS:-64}
 mode=${BENCH_MODE:-get}
 backends=${BENCH_BACKENDS:-sqlite postgres}
+seed=${BENCH_SEED:-500} # tasks created per server; gets pick among them
 case " $backends " in *" postgres "*) ensure_postgres_binaries ;; esac
 log "building task-api (release)"
 cargo build --release -p task-api --locked >&2
@@ -58,7 +60,7 @@ start_server() {
   [ ${#pin_server[@]} -gt 0 ] && "${pin_server[@]}" "$API_PID" >/dev/null
   printf -v "${name}_PID" '%s' "$API_PID"
   printf -v "${name}_URL" '%s' "$API_URL"
-  for i in $(seq 1 500); do
+  for i in $(seq 1 "$seed"); do
     curl -fsS -X POST "$API_URL/api/v1/tasks" -H "Authorization: Bearer $TOKEN" \
       -H 'Content-Type: application/json' -d "{\"title\":\"seed $i\"}" |
       python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'

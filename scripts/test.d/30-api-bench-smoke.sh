@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Smoke run of scripts/bench-telemetry.sh on the debug build (already built by
+# scripts/test): one short round per backend, checking the script runs end to end (both
+# servers, every request answered 2xx) and reports every figure. Its figures mean nothing
+# on a debug build; the release benchmark is run by hand (see docs/telemetry.md).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+binary="${CARGO_TARGET_DIR:-$PWD/target}/debug/task-api"
+out=$(BENCH_BINARY=$binary BENCH_ROUNDS=1 BENCH_DURATION=1s BENCH_CONNECTIONS=8 BENCH_SEED=20 \
+  bash scripts/bench-telemetry.sh 2>&1) || {
+  printf '%s\n' "$out" >&2
+  echo "bench-telemetry.sh failed" >&2
+  exit 1
+}
+printf '%s\n' "$out"
+for expected in "sqlite   on  median" "sqlite   off median" "sqlite   overhead" \
+  "postgres on  median" "postgres off median" "postgres overhead"; do
+  if ! grep -q "$expected" <<<"$out"; then
+    echo "bench-telemetry.sh output lacks \"$expected\"" >&2
+    exit 1
+  fi
+done
+echo "bench-telemetry: 1 passed, 0 failed"
