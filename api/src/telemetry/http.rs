@@ -238,7 +238,7 @@ where
                 ids,
             }),
             metrics: self.metrics.clone(),
-            begun: false,
+            active: None,
         }
     }
 }
@@ -268,7 +268,9 @@ pin_project! {
         handled: Instrumented<F>,
         exchange: Option<Exchange>,
         metrics: Arc<Metrics>,
-        begun: bool,
+        // Counted in `http.server.active_requests` from the first poll until the response
+        // or until the future is dropped (the client went away).
+        active: Option<ActiveRequest>,
     }
 }
 
@@ -280,18 +282,27 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        if !*this.begun {
-            *this.begun = true;
-            if let Some(exchange) = this.exchange.as_ref() {
-                exchange.begin(this.metrics);
-            }
+        if this.active.is_none()
+            && let Some(exchange) = this.exchange.as_ref()
+        {
+            *this.active = Some(exchange.begin(this.metrics));
         }
         let Ok(response) = std::task::ready!(this.handled.poll(cx));
+        this.active.take();
         let exchange = this
             .exchange
             .take()
             .expect("ObserveFuture polled after it completed");
         Poll::Ready(Ok(exchange.finish(this.metrics, response)))
+    }
+}
+
+/// A request being served, counted in its method's active-requests gauge until dropped.
+struct ActiveRequest(prometheus_client::metrics::gauge::Gauge);
+
+impl Drop for ActiveRequest {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 
@@ -310,7 +321,7 @@ struct Exchange {
 impl Exchange {
     /// Before the handler runs (on the request's task, so the request id is in scope):
     /// the trace ids for the logs, the active-requests gauge.
-    fn begin(&self, metrics: &Metrics) {
+    fn begin(&self, metrics: &Metrics) -> ActiveRequest {
         if self.span_context.is_valid() {
             if !self.span.is_disabled()
                 && let Some(id) = request_id::current()
@@ -319,9 +330,11 @@ impl Exchange {
             }
             request_id::set_trace(self.ids);
         }
-        metrics
+        let gauge = metrics
             .http_active(usize::from(self.method.index), self.method.label)
-            .inc();
+            .clone();
+        gauge.inc();
+        ActiveRequest(gauge)
     }
 
     /// After it answered: the metrics, the response's trace headers, the access-log line.
@@ -336,10 +349,6 @@ impl Exchange {
             span_context,
             ids,
         } = self;
-        metrics
-            .http_active(usize::from(method.index), method.label)
-            .dec();
-
         let elapsed = started.elapsed();
         let status = response.status().as_u16();
         let response_bytes = response
@@ -492,6 +501,25 @@ mod tests {
             };
             assert_eq!(route_label(path).label, axum_route, "{path}");
         }
+    }
+
+    /// A client that goes away drops the response future mid-request: the request must
+    /// leave the active-requests gauge all the same.
+    #[tokio::test]
+    async fn an_abandoned_request_is_no_longer_active() {
+        let metrics = Arc::new(Metrics::default());
+        let never =
+            tower::service_fn(|_: Request| std::future::pending::<Result<Response, Infallible>>());
+        let mut service = ObserveLayer::new(metrics.clone()).layer(never);
+        let request = Request::get("/api/v1/tasks")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let mut pending = Box::pin(service.call(request));
+        assert!(futures::poll!(pending.as_mut()).is_pending());
+        let active = || metrics.http_active(0, "GET").get();
+        assert_eq!(active(), 1);
+        drop(pending);
+        assert_eq!(active(), 0);
     }
 
     #[test]
