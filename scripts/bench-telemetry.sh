@@ -12,7 +12,8 @@
 #   BENCH_BACKENDS="sqlite postgres" BENCH_SEED=500 ./scripts/bench-telemetry.sh
 # BENCH_ON_ENV="VAR=value ..." adds variables to the telemetry-on server only (e.g.
 # RUST_LOG=warn to see what the access log costs); BENCH_BINARY runs a given binary instead
-# of building the release one.
+# of building the release one; BENCH_LOG=pipe sends the servers' stdout through a pipe that
+# `cat` drains on wrk's core, as containerd does under Kubernetes (default: a file).
 set -euo pipefail
 source "$(dirname "$0")/lib/tools.sh"
 source "$(dirname "$0")/lib/api.sh"
@@ -25,10 +26,16 @@ connections=${BENCH_CONNECTIONS:-64}
 mode=${BENCH_MODE:-get}
 backends=${BENCH_BACKENDS:-sqlite postgres}
 seed=${BENCH_SEED:-500} # tasks created per server; gets pick among them
+log_sink=${BENCH_LOG:-file} # where the servers' stdout goes: file, or pipe (drained by cat)
+case $log_sink in file | pipe) ;; *) echo "BENCH_LOG must be file or pipe, not $log_sink" >&2; exit 2 ;; esac
 case " $backends " in *" postgres "*) ensure_postgres_binaries ;; esac
-log "building task-api (release)"
-cargo build --release -p task-api --locked >&2
-binary="${CARGO_TARGET_DIR:-$WATCHPOST_ROOT/target}/release/task-api"
+if [ -n "${BENCH_BINARY:-}" ]; then
+  binary=$BENCH_BINARY
+else
+  log "building task-api (release)"
+  cargo build --release -p task-api --locked >&2
+  binary="${CARGO_TARGET_DIR:-$WATCHPOST_ROOT/target}/release/task-api"
+fi
 
 scratch=$(mktemp -d -t watchpost-bench-telemetry.XXXXXX)
 servers=()
@@ -54,7 +61,15 @@ cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 start_server() {
   local name=$1 database_url=$2 telemetry=$3 extra=()
   [ "$name" = on ] && read -ra extra <<<"${BENCH_ON_ENV:-}"
-  start_api "$binary" "$database_url" "$scratch/$name.log" AUTH_JWT_SECRET="$secret" \
+  local stdout="$scratch/$name.log"
+  if [ "$log_sink" = pipe ]; then
+    # As under Kubernetes: stdout is a pipe that another process (containerd) drains into
+    # a file, on a core other than the server's.
+    stdout="$scratch/$name.pipe"
+    rm -f "$stdout" && mkfifo "$stdout"
+    "${pin_wrk[@]}" cat "$stdout" >"$scratch/$name.log" &
+  fi
+  start_api "$binary" "$database_url" "$stdout" AUTH_JWT_SECRET="$secret" \
     RUST_LOG=info DATABASE_MAX_CONNECTIONS=16 TELEMETRY_ENABLED="$telemetry" "${extra[@]}"
   servers+=("$API_PID")
   [ ${#pin_server[@]} -gt 0 ] && "${pin_server[@]}" "$API_PID" >/dev/null

@@ -23,6 +23,9 @@ use crate::request_id;
 
 /// Writes `text` as the inside of a JSON string (RFC 8259 §7 escapes).
 fn write_escaped(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
+    if !needs_escaping(text) {
+        return out.write_str(text);
+    }
     let mut plain_from = 0;
     for (at, byte) in text.bytes().enumerate() {
         let escape = match byte {
@@ -69,14 +72,11 @@ fn write_timestamp(out: &mut impl fmt::Write) -> fmt::Result {
         cached.set((seconds, text));
         text
     });
-    let mut fraction = *b".000000Z";
-    let mut micros = now.subsec_micros();
-    for digit in fraction[1..7].iter_mut().rev() {
-        *digit = b'0' + (micros % 10) as u8;
-        micros /= 10;
-    }
     out.write_str(std::str::from_utf8(&prefix).map_err(|_| fmt::Error)?)?;
-    out.write_str(std::str::from_utf8(&fraction).map_err(|_| fmt::Error)?)
+    let mut fraction = itoa::Buffer::new();
+    out.write_char('.')?;
+    out.write_str(&fraction.format(1_000_000 + now.subsec_micros())[1..])?;
+    out.write_char('Z')
 }
 
 /// A `fmt::Write` that escapes what passes through it, for `Debug` values.
@@ -257,24 +257,41 @@ pub fn write_access_line(line: &AccessLine<'_>) -> bool {
 }
 
 fn format_access_line(out: &mut String, line: &AccessLine<'_>) -> fmt::Result {
+    // Method and route are fixed label values (no character JSON escapes); numbers go
+    // through `itoa` rather than `fmt`: this line is written for every request.
+    debug_assert!(!needs_escaping(line.method) && !needs_escaping(line.route));
+    let mut number = itoa::Buffer::new();
     write_head(out, &tracing::Level::INFO)?;
-    out.write_str(",\"message\":\"request completed\",\"http.request.method\":\"")?;
-    write_escaped(out, line.method)?;
-    out.write_str("\",\"http.route\":\"")?;
-    write_escaped(out, line.route)?;
-    out.write_str("\",\"url.path\":\"")?;
+    out.push_str(",\"message\":\"request completed\",\"http.request.method\":\"");
+    out.push_str(line.method);
+    out.push_str("\",\"http.route\":\"");
+    out.push_str(line.route);
+    out.push_str("\",\"url.path\":\"");
     write_escaped(out, line.path)?;
-    let micros = line.duration.as_micros();
-    write!(
-        out,
-        "\",\"http.response.status_code\":{},\"duration_seconds\":{}.{:06},\"http.request.body.size\":{},\"http.response.body.size\":{}",
-        line.status,
-        micros / 1_000_000,
-        micros % 1_000_000,
-        line.request_bytes,
-        line.response_bytes
-    )?;
+    out.push_str("\",\"http.response.status_code\":");
+    out.push_str(number.format(line.status));
+    out.push_str(",\"duration_seconds\":");
+    let micros = u64::try_from(line.duration.as_micros()).unwrap_or(u64::MAX);
+    out.push_str(number.format(micros / 1_000_000));
+    let fraction = number.format(1_000_000 + micros % 1_000_000);
+    out.push('.');
+    out.push_str(&fraction[1..]); // six digits, zero-padded by the leading 1
+    out.push_str(",\"http.request.body.size\":");
+    out.push_str(number.format(line.request_bytes));
+    out.push_str(",\"http.response.body.size\":");
+    out.push_str(number.format(line.response_bytes));
     write_tail(out, ACCESS_TARGET)
+}
+
+/// Whether `text` holds a character [`write_escaped`] would escape. Most text does not;
+/// checking 16 bytes at a time without stopping early lets the compiler use SIMD, which
+/// matters because every log line runs this over its path, target and request id.
+fn needs_escaping(text: &str) -> bool {
+    text.as_bytes().chunks(16).any(|chunk| {
+        chunk.iter().fold(false, |found, &byte| {
+            found | (byte < 0x20) | (byte == b'"') | (byte == b'\\')
+        })
+    })
 }
 
 #[cfg(test)]
@@ -327,6 +344,23 @@ mod tests {
         assert_eq!(line["duration_seconds"], 2.003456);
         assert_eq!(line["http.request.body.size"], 0);
         assert_eq!(line["http.response.body.size"], 321);
+    }
+
+    #[test]
+    fn escapes_are_found_anywhere_in_long_and_short_text() {
+        let plain = "/api/v1/tasks/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+        assert!(!needs_escaping(plain) && !needs_escaping(""));
+        for special in ['"', '\\', '\n', '\u{1f}', '\0'] {
+            for at in [0, 15, 16, 17, plain.len()] {
+                let mut text = plain.to_string();
+                text.insert(at, special);
+                assert!(needs_escaping(&text), "{special:?} at {at}");
+                let mut out = String::new();
+                write_escaped(&mut out, &text).unwrap();
+                let parsed: String = serde_json::from_str(&format!("\"{out}\"")).unwrap();
+                assert_eq!(parsed, text);
+            }
+        }
     }
 
     #[test]

@@ -112,7 +112,9 @@ impl Extractor for HeaderExtractor<'_> {
 /// The caller's trace context from `traceparent`/`tracestate`, so its trace continues here.
 /// Without a `traceparent` header there is nothing to continue (and nothing to parse).
 pub fn extract_parent(headers: &axum::http::HeaderMap) -> Context {
-    if !headers.contains_key("traceparent") {
+    // A static name: a `&str` key would be parsed and validated on every request.
+    static TRACEPARENT: axum::http::HeaderName = axum::http::HeaderName::from_static("traceparent");
+    if !headers.contains_key(&TRACEPARENT) {
         return Context::new();
     }
     TraceContextPropagator::new().extract(&HeaderExtractor(headers))
