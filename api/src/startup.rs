@@ -228,11 +228,11 @@ fn public_service(
         .telemetry_enabled
         .then(|| telemetry::http::ObserveLayer::new(state.metrics.clone()));
     // Around the router, not per route: `Router::layer` would box and clone per request.
-    let service = ServiceBuilder::new()
+
+    ServiceBuilder::new()
         .layer(middleware::from_fn(request_id::propagate))
         .option_layer(telemetry)
-        .service(router);
-    service
+        .service(router)
 }
 
 /// Until the schema exists, answer 503 rather than fail on missing tables.

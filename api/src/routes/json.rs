@@ -63,14 +63,14 @@ fn is_json(content_type: &str) -> bool {
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => {}
-        Some(b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
-            // Well-formed JSON of the wrong kind is a shape error; anything else is syntax.
-            if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
-                return Err(ApiError::Validation(vec![FieldError::new(
-                    "",
-                    "the body must be a JSON object",
-                )]));
-            }
+        // Well-formed JSON of the wrong kind is a shape error; anything else is syntax.
+        Some(b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n')
+            if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() =>
+        {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                "",
+                "the body must be a JSON object",
+            )]));
         }
         _ => {}
     }
@@ -109,10 +109,10 @@ fn pointer_of(error: &serde_path_to_error::Error<serde_json::Error>) -> String {
         }
     }
     let message = error.inner().to_string();
-    if message.starts_with("missing field") {
-        if let Some(name) = message.split('`').nth(1) {
-            pointer.push_str(&format!("/{}", escape(name)));
-        }
+    if message.starts_with("missing field")
+        && let Some(name) = message.split('`').nth(1)
+    {
+        pointer.push_str(&format!("/{}", escape(name)));
     }
     pointer
 }

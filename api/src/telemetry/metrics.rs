@@ -236,7 +236,7 @@ impl Metrics {
             "Number of active HTTP server requests",
             http_active.clone(),
         );
-        let body_histogram = || Histogram::new(BODY_SIZE_BUCKETS.into_iter());
+        let body_histogram = || Histogram::new(BODY_SIZE_BUCKETS);
         let http_request_body_size =
             Family::<HttpLabels, Histogram>::new_with_constructor(body_histogram);
         registry.register_with_unit(
@@ -254,7 +254,7 @@ impl Metrics {
             http_response_body_size.clone(),
         );
         let db_duration = Family::<DbLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(DB_DURATION_BUCKETS.into_iter())
+            Histogram::new(DB_DURATION_BUCKETS)
         });
         registry.register_with_unit(
             "db_client_operation_duration",
@@ -275,7 +275,7 @@ impl Metrics {
             pool_max.clone(),
         );
         let pool_wait = Family::<PoolLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(DB_DURATION_BUCKETS.into_iter())
+            Histogram::new(DB_DURATION_BUCKETS)
         });
         registry.register_with_unit(
             "db_client_connection_wait_time",

@@ -81,10 +81,9 @@ impl Binary {
                 .get(format!("{}/readyz", binary.admin_address))
                 .send()
                 .await
+                && r.status() == StatusCode::OK
             {
-                if r.status() == StatusCode::OK {
-                    return binary;
-                }
+                return binary;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -339,9 +338,12 @@ async fn every_log_line_of_a_request_carries_its_ids_and_no_secret() {
     );
 }
 
+/// Spans a receiver decoded, each with its resource's attributes.
+type ReceivedSpans = Arc<Mutex<Vec<(Vec<KeyValue>, Span)>>>;
+
 /// An OTLP/HTTP receiver decoding the real protobuf `ExportTraceServiceRequest`.
-async fn otlp_receiver() -> (u16, Arc<Mutex<Vec<(Vec<KeyValue>, Span)>>>) {
-    let spans: Arc<Mutex<Vec<(Vec<KeyValue>, Span)>>> = Arc::default();
+async fn otlp_receiver() -> (u16, ReceivedSpans) {
+    let spans: ReceivedSpans = Arc::default();
     let sink = spans.clone();
     let app = Router::new().route(
         "/v1/traces",
