@@ -137,6 +137,15 @@ for name, (rps, p50, p99, cpu) in median.items():
 throughput = (off_rps - on_rps) / off_rps * 100
 print(f"{backend:8} overhead: throughput {throughput:+.1f}% (target <= 5%), p50 {on_p50 - off_p50:+.3f} ms "
       f"(target <= 0.2 ms), CPU {on_cpu - off_cpu:+.1f} us/request ({(on_cpu - off_cpu) / off_cpu * 100:+.1f}%)")
+# Each round's on/off pair ran back to back: the spread of their differences shows how
+# much of the overhead above is noise.
+pairs = {}
+for row in rows:
+    pairs.setdefault(row[1], {})[row[0]] = float(row[2])
+per_round = sorted((p["off"] - p["on"]) / p["off"] * 100 for p in pairs.values() if len(p) == 2)
+if len(per_round) > 1:
+    print(f"{backend:8} throughput overhead per round: median {statistics.median(per_round):+.1f}%, "
+          f"range {per_round[0]:+.1f}% to {per_round[-1]:+.1f}% over {len(per_round)} rounds")
 PY
   for pid in "$on_PID" "$off_PID"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   servers=()

@@ -43,6 +43,58 @@ const ROUTES: [&str; 3] = [
     "/api/v1/tasks/{id}",
     "/api/v1/openapi.json",
 ];
+/// How each of [`ROUTES`] matches a path, worked out at compile time: this runs per request.
+const ROUTE_MATCHERS: [RouteMatcher; ROUTES.len()] = {
+    let mut matchers = [RouteMatcher::EXACT_EMPTY; ROUTES.len()];
+    let mut index = 0;
+    while index < ROUTES.len() {
+        matchers[index] = RouteMatcher::of(ROUTES[index]);
+        index += 1;
+    }
+    matchers
+};
+
+/// A template as a matcher: the whole path, or a prefix and then one `{param}` segment
+/// (the only kinds the router has; `of` refuses others at compile time).
+#[derive(Clone, Copy)]
+enum RouteMatcher {
+    Exact(&'static str),
+    PrefixAndSegment(&'static str),
+}
+
+impl RouteMatcher {
+    const EXACT_EMPTY: RouteMatcher = RouteMatcher::Exact("");
+
+    const fn of(template: &'static str) -> RouteMatcher {
+        let bytes = template.as_bytes();
+        let mut at = 0;
+        while at < bytes.len() {
+            if bytes[at] == b'{' {
+                assert!(
+                    bytes[bytes.len() - 1] == b'}',
+                    "a route parameter must be the last segment"
+                );
+                let (prefix, _) = template.split_at(at);
+                return RouteMatcher::PrefixAndSegment(prefix);
+            }
+            at += 1;
+        }
+        RouteMatcher::Exact(template)
+    }
+
+    /// `{id}` matches one non-empty segment, as in axum.
+    fn matches(self, path: &str) -> bool {
+        match self {
+            RouteMatcher::Exact(template) => path == template,
+            RouteMatcher::PrefixAndSegment(prefix) => {
+                path.strip_prefix(prefix).is_some_and(|segment| {
+                    !segment.is_empty() && !segment.bytes().any(|byte| byte == b'/')
+                })
+            }
+        }
+    }
+}
+
 pub static X_TRACE_ID: HeaderName = HeaderName::from_static("x-trace-id");
 static TRACERESPONSE: HeaderName = HeaderName::from_static("traceresponse");
 const MAX_LOGGED_PATH: usize = 200;
@@ -80,13 +132,7 @@ fn series_key(method: Fixed, route: Fixed, status: u16) -> u32 {
 /// The `http.route` value of a request path: the router's template it matches, else
 /// [`UNMATCHED_ROUTE`]. `{id}` matches one non-empty segment, as in axum.
 fn route_label(path: &str) -> Fixed {
-    let matches = |template: &str| match template.split_once('{') {
-        None => path == template,
-        Some((prefix, _)) => path
-            .strip_prefix(prefix)
-            .is_some_and(|segment| !segment.is_empty() && !segment.contains('/')),
-    };
-    let known = ROUTES.iter().position(|template| matches(template));
+    let known = ROUTE_MATCHERS.iter().position(|route| route.matches(path));
     match known {
         Some(index) => Fixed {
             index: index as u8,
@@ -149,13 +195,14 @@ fn trace_headers(ids: &TraceIds, sampled: bool) -> (HeaderValue, HeaderValue) {
     value[35] = b'-';
     value[36..52].copy_from_slice(ids.span_id().as_bytes());
     value[52..].copy_from_slice(if sampled { b"-01" } else { b"-00" });
+    debug_assert!(value.iter().all(|&b| b.is_ascii_hexdigit() || b == b'-'));
     let value = axum::body::Bytes::copy_from_slice(&value);
-    let trace_id = HeaderValue::from_maybe_shared(value.slice(3..35));
-    let traceresponse = HeaderValue::from_maybe_shared(value);
-    (
-        traceresponse.expect("hex and dashes are a valid header value"),
-        trace_id.expect("hex is a valid header value"),
-    )
+    // SAFETY: hex digits and dashes only (see `TraceIds`), all visible ASCII, which is what
+    // a header value requires; the checked constructor would test every byte per request.
+    unsafe {
+        let trace_id = HeaderValue::from_maybe_shared_unchecked(value.slice(3..35));
+        (HeaderValue::from_maybe_shared_unchecked(value), trace_id)
+    }
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
@@ -382,32 +429,30 @@ impl Exchange {
             headers.insert(TRACERESPONSE.clone(), traceresponse);
             headers.insert(X_TRACE_ID.clone(), trace_id);
         }
-        if tracing::enabled!(target: logging::ACCESS_TARGET, tracing::Level::INFO) {
-            let line = logging::AccessLine {
-                method: method.label,
-                route: route.label,
-                path: logged_path(&uri),
-                status,
-                duration: elapsed,
-                request_bytes,
-                response_bytes,
-            };
-            if !logging::write_access_line(&line) {
-                span.in_scope(|| {
-                    tracing::event!(
-                        target: logging::ACCESS_TARGET,
-                        tracing::Level::INFO,
-                        http.request.method = line.method,
-                        http.route = line.route,
-                        url.path = line.path,
-                        http.response.status_code = line.status,
-                        duration_seconds = line.duration.as_secs_f64(),
-                        http.request.body.size = line.request_bytes,
-                        http.response.body.size = line.response_bytes,
-                        "request completed"
-                    );
-                });
-            }
+        let line = logging::AccessLine {
+            method: method.label,
+            route: route.label,
+            path: logged_path(&uri),
+            status,
+            duration: elapsed,
+            request_bytes,
+            response_bytes,
+        };
+        if !logging::write_access_line(&line) {
+            span.in_scope(|| {
+                tracing::event!(
+                    target: logging::ACCESS_TARGET,
+                    tracing::Level::INFO,
+                    http.request.method = line.method,
+                    http.route = line.route,
+                    url.path = line.path,
+                    http.response.status_code = line.status,
+                    duration_seconds = line.duration.as_secs_f64(),
+                    http.request.body.size = line.request_bytes,
+                    http.response.body.size = line.response_bytes,
+                    "request completed"
+                );
+            });
         }
         response
     }

@@ -212,7 +212,8 @@ fn write_tail(out: &mut impl fmt::Write, target: &str) -> fmt::Result {
     out.write_str("}\n")
 }
 
-/// Where JSON access lines go directly (set when `LOG_FORMAT=json`).
+/// Where JSON access lines go directly: set when `LOG_FORMAT=json` and `RUST_LOG` lets
+/// access lines through.
 static ACCESS_WRITER: OnceLock<LogWriter> = OnceLock::new();
 
 /// Lets [`write_access_line`] write JSON lines straight to `writer`.
@@ -240,9 +241,9 @@ thread_local! {
 
 /// Writes the access line as JSON without going through a tracing event, whose field
 /// visitor and dynamic formatting cost more than the rest of the telemetry of a cheap
-/// request. Same fields and layout as [`JsonLines`] gives the event. False when JSON
-/// lines are not being written (pretty format, or no subscriber installed): the caller
-/// then logs the event.
+/// request. Same fields and layout as [`JsonLines`] gives the event. False when no
+/// line was written this way (pretty format, access lines filtered out, or no subscriber
+/// installed): the caller then logs the event, which the filter decides on.
 pub fn write_access_line(line: &AccessLine<'_>) -> bool {
     let Some(writer) = ACCESS_WRITER.get() else {
         return false;
@@ -284,14 +285,17 @@ fn format_access_line(out: &mut String, line: &AccessLine<'_>) -> fmt::Result {
 }
 
 /// Whether `text` holds a character [`write_escaped`] would escape. Most text does not;
-/// checking 16 bytes at a time without stopping early lets the compiler use SIMD, which
+/// checking fixed 16-byte chunks without stopping early lets the compiler use SIMD, which
 /// matters because every log line runs this over its path, target and request id.
 fn needs_escaping(text: &str) -> bool {
-    text.as_bytes().chunks(16).any(|chunk| {
-        chunk.iter().fold(false, |found, &byte| {
-            found | (byte < 0x20) | (byte == b'"') | (byte == b'\\')
-        })
-    })
+    let special = |byte: u8| (byte < 0x20) | (byte == b'"') | (byte == b'\\');
+    let mut chunks = text.as_bytes().chunks_exact(16);
+    let in_chunks = chunks.by_ref().any(|chunk| {
+        chunk
+            .iter()
+            .fold(false, |found, &byte| found | special(byte))
+    });
+    in_chunks || chunks.remainder().iter().any(|&byte| special(byte))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use prometheus_client::{
@@ -141,10 +142,36 @@ pub struct HttpSeries {
 /// sets are bounded, so the caches are too.
 #[derive(Default)]
 struct SeriesCache {
-    http: RwLock<HashMap<u32, HttpSeries>>,
+    http: RwLock<HashMap<u32, HttpSeries, BuildHasherDefault<SeriesKeyHasher>>>,
     /// By method index (see `telemetry::http`), resolved on first use.
     http_active: [OnceLock<Gauge>; METHOD_LABELS],
-    db_duration: RwLock<HashMap<&'static str, Histogram>>,
+    /// By operation name; a handful of operations, so a scan beats hashing the name.
+    db_duration: RwLock<Vec<(&'static str, Histogram)>>,
+}
+
+/// Hashes the cache's small integer keys with one multiplication (Fibonacci hashing)
+/// instead of SipHash: the keys are ours, not an attacker's, and this runs per request.
+#[derive(Default)]
+struct SeriesKeyHasher(u64);
+
+impl Hasher for SeriesKeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u32(&mut self, key: u32) {
+        self.write_u64(u64::from(key));
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        self.0 = (self.0.rotate_left(5) ^ key).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
 }
 
 /// Every metric the service exposes, registered once.
@@ -210,12 +237,17 @@ impl Metrics {
     /// Records a database operation's duration (`labels.db_system_name` is fixed for the
     /// process, so the operation name identifies the series).
     pub fn observe_db_operation(&self, labels: &DbLabels, seconds: f64) {
-        if let Some(histogram) = read(&self.cache.db_duration).get(labels.db_operation_name) {
+        let operation = labels.db_operation_name;
+        let cached = |(name, _): &&(&str, Histogram)| *name == operation;
+        if let Some((_, histogram)) = read(&self.cache.db_duration).iter().find(cached) {
             return histogram.observe(seconds);
         }
         let histogram = self.db_duration.get_or_create(labels).clone();
         histogram.observe(seconds);
-        write(&self.cache.db_duration).insert(labels.db_operation_name, histogram);
+        let mut cache = write(&self.cache.db_duration);
+        if !cache.iter().any(|entry| cached(&entry)) {
+            cache.push((operation, histogram));
+        }
     }
 
     pub fn new(recording: bool) -> Self {
@@ -369,6 +401,51 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_series_stay_apart() {
+        let metrics = Metrics::default();
+        let db = |operation| DbLabels {
+            db_system_name: "sqlite",
+            db_operation_name: operation,
+            db_collection_name: "tasks",
+        };
+        for operation in ["INSERT", "SELECT", "INSERT", "INSERT", "SELECT"] {
+            metrics.observe_db_operation(&db(operation), 0.002);
+        }
+        let http = |status| HttpLabels {
+            http_request_method: "GET",
+            http_route: "/api/v1/tasks",
+            http_response_status_code: status,
+        };
+        for (key, status) in [(1, 200), (2, 404), (1, 200)] {
+            metrics.with_http_series(key, &http(status), |series| {
+                series.response_body_size.observe(10.0)
+            });
+        }
+        let text = metrics.encode(false);
+        let count = |series: &str| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(series))
+                .map(str::trim)
+                .unwrap_or_else(|| panic!("no {series} in {text}"))
+                .to_string()
+        };
+        let db_count = |operation: &str| {
+            count(&format!(
+                "db_client_operation_duration_seconds_count{{db_system_name=\"sqlite\",db_operation_name=\"{operation}\",db_collection_name=\"tasks\"}}"
+            ))
+        };
+        assert_eq!(db_count("INSERT"), "3");
+        assert_eq!(db_count("SELECT"), "2");
+        let http_count = |status: u16| {
+            count(&format!(
+                "http_server_response_body_size_bytes_count{{http_request_method=\"GET\",http_route=\"/api/v1/tasks\",http_response_status_code=\"{status}\"}}"
+            ))
+        };
+        assert_eq!(http_count(200), "2");
+        assert_eq!(http_count(404), "1");
+    }
 
     #[test]
     fn every_family_is_exposed_under_its_semantic_convention_name() {

@@ -71,12 +71,19 @@ pub fn init(settings: &LogSettings, enabled: bool) -> Result<TelemetryGuard, Con
             .with_filter(span_filter);
         tracing_subscriber::registry()
             .with(otel)
-            .with(log_layer(settings.format, writer, filter))
+            .with(log_layer(settings.format, writer.clone(), filter))
             .init();
     } else {
         tracing_subscriber::registry()
-            .with(log_layer(settings.format, writer, filter))
+            .with(log_layer(settings.format, writer.clone(), filter))
             .init();
+    }
+    // The filter is fixed for the process, so whether access lines pass it is asked once
+    // here rather than per request.
+    if settings.format == LogFormat::Json
+        && tracing::enabled!(target: logging::ACCESS_TARGET, tracing::Level::INFO)
+    {
+        logging::write_access_lines_to(writer);
     }
     if traces.exporting {
         tracing::info!("exporting traces over OTLP/HTTP");
@@ -97,9 +104,6 @@ fn log_layer<S>(
 where
     S: tracing::Subscriber + for<'a> LookupSpan<'a>,
 {
-    if format == LogFormat::Json {
-        logging::write_access_lines_to(writer.clone());
-    }
     let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
     let events = filter.and(EventsOnly);
     match format {

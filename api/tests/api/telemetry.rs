@@ -76,7 +76,8 @@ impl Binary {
             _scratch: scratch,
         };
         let client = reqwest::Client::new();
-        for _ in 0..100 {
+        // Up to 20 s: the whole suite runs in parallel on two cores in CI.
+        for _ in 0..400 {
             if let Ok(r) = client
                 .get(format!("{}/readyz", binary.admin_address))
                 .send()
@@ -287,6 +288,54 @@ async fn the_exemplar_trace_id_is_the_one_in_the_requests_log_line() {
         complaints.is_empty(),
         "without an OTLP endpoint tracing is off silently: {complaints:?}"
     );
+}
+
+/// The access line follows `RUST_LOG` and `LOG_FORMAT` like every other line: off when its
+/// target is silenced, human-readable in the pretty format.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_lines_follow_the_log_filter_and_format() {
+    let cases = [
+        (
+            [
+                ("RUST_LOG", "info,task_api::access=off"),
+                ("LOG_FORMAT", "json"),
+            ],
+            false,
+        ),
+        ([("RUST_LOG", "info"), ("LOG_FORMAT", "pretty")], true),
+        (
+            [
+                ("RUST_LOG", "warn,task_api::access=info"),
+                ("LOG_FORMAT", "json"),
+            ],
+            true,
+        ),
+    ];
+    for (settings, expect_access) in cases {
+        let binary = Binary::start(&settings).await;
+        let response = reqwest::Client::new()
+            .get(format!("{}/api/v1/tasks", binary.address))
+            .bearer_auth(token_for("alice"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let raw = binary.terminate();
+        let access: Vec<&String> = raw
+            .iter()
+            .filter(|l| l.contains("request completed"))
+            .collect();
+        assert_eq!(
+            access.len(),
+            usize::from(expect_access),
+            "{settings:?}: {raw:#?}"
+        );
+        if let Some(line) = access.first() {
+            let json = settings.contains(&("LOG_FORMAT", "json"));
+            assert_eq!(serde_json::from_str::<Value>(line).is_ok(), json, "{line}");
+            assert!(line.contains("/api/v1/tasks"), "{line}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
