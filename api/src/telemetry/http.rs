@@ -23,7 +23,7 @@ use axum::{
     response::Response,
 };
 use http_body::Body as _;
-use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceFlags, TraceState};
+use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId};
 use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
@@ -145,31 +145,46 @@ fn route_label(path: &str) -> Fixed {
     }
 }
 
-/// The W3C context of this request's server span. When traces are exported the span is a
-/// real OpenTelemetry span continuing the caller's trace. Otherwise no span exists (the
-/// `span` is disabled and free) and the ids are made here the same way: the caller's trace
-/// id when a valid `traceparent` came in, a new random one otherwise, and a new span id —
-/// so logs, exemplars and response headers still correlate at almost no cost.
-fn server_span_context(span: &tracing::Span, headers: &HeaderMap) -> SpanContext {
+/// The W3C ids of this request's server span: `None` when it has none (a span the sampler
+/// dropped outright). When traces are exported the span is a real OpenTelemetry span
+/// continuing the caller's trace. Otherwise no span exists (the `span` is disabled and
+/// free) and the ids are made here the same way: the caller's trace id when a valid
+/// `traceparent` came in, a new random one otherwise, and a new span id — so logs,
+/// exemplars and response headers still correlate at almost no cost.
+fn server_trace(span: &tracing::Span, headers: &HeaderMap) -> Option<ServerTrace> {
     let parent = traces::extract_parent(headers);
     if !span.is_disabled() {
         let _ = span.set_parent(parent);
-        return span.context().span().span_context().clone();
+        let context = span.context().span().span_context().clone();
+        return context.is_valid().then(|| {
+            ServerTrace::new(context.trace_id(), context.span_id(), context.is_sampled())
+        });
     }
     let ids = RandomIdGenerator::default();
-    let remote = parent.span().span_context().clone();
-    let (trace_id, flags) = if remote.is_valid() {
-        (remote.trace_id(), remote.trace_flags())
+    let parent = parent.span();
+    let remote = parent.span_context();
+    let (trace_id, sampled) = if remote.is_valid() {
+        (remote.trace_id(), remote.is_sampled())
     } else {
-        (ids.new_trace_id(), TraceFlags::SAMPLED)
+        (ids.new_trace_id(), true)
     };
-    SpanContext::new(
-        trace_id,
-        ids.new_span_id(),
-        flags,
-        false,
-        TraceState::default(),
-    )
+    Some(ServerTrace::new(trace_id, ids.new_span_id(), sampled))
+}
+
+/// The server span's ids, hex-encoded once for the logs, headers and exemplar.
+#[derive(Clone, Copy)]
+struct ServerTrace {
+    ids: TraceIds,
+    sampled: bool,
+}
+
+impl ServerTrace {
+    fn new(trace_id: TraceId, span_id: SpanId, sampled: bool) -> ServerTrace {
+        ServerTrace {
+            ids: TraceIds::new(trace_id.to_bytes(), span_id.to_bytes()),
+            sampled,
+        }
+    }
 }
 
 /// The request path as logged: at most [`MAX_LOGGED_PATH`] bytes (cut at a character
@@ -266,11 +281,7 @@ where
         let uri = request.uri().clone();
         let request_bytes = content_length(request.headers()).unwrap_or(0);
         let span = server_span(method.label, route.label, &uri);
-        let span_context = server_span_context(&span, request.headers());
-        let ids = TraceIds::new(
-            span_context.trace_id().to_bytes(),
-            span_context.span_id().to_bytes(),
-        );
+        let trace = server_trace(&span, request.headers());
         let handled = self.inner.call(request).instrument(span.clone());
         ObserveFuture {
             handled,
@@ -281,8 +292,7 @@ where
                 uri,
                 request_bytes,
                 span,
-                span_context,
-                ids,
+                trace,
             }),
             metrics: self.metrics.clone(),
             active: None,
@@ -361,21 +371,20 @@ struct Exchange {
     uri: Uri,
     request_bytes: u64,
     span: tracing::Span,
-    span_context: SpanContext,
-    ids: TraceIds,
+    trace: Option<ServerTrace>,
 }
 
 impl Exchange {
     /// Before the handler runs (on the request's task, so the request id is in scope):
     /// the trace ids for the logs, the active-requests gauge.
     fn begin(&self, metrics: &Metrics) -> ActiveRequest {
-        if self.span_context.is_valid() {
+        if let Some(trace) = self.trace {
             if !self.span.is_disabled()
                 && let Some(id) = request_id::current()
             {
                 self.span.record("request_id", id);
             }
-            request_id::set_trace(self.ids);
+            request_id::set_trace(trace.ids);
         }
         let gauge = metrics
             .http_active(usize::from(self.method.index), self.method.label)
@@ -393,8 +402,7 @@ impl Exchange {
             uri,
             request_bytes,
             span,
-            span_context,
-            ids,
+            trace,
         } = self;
         let elapsed = started.elapsed();
         let status = response.status().as_u16();
@@ -414,7 +422,9 @@ impl Exchange {
             http_route: route.label,
             http_response_status_code: status,
         };
-        let exemplar = span_context.is_sampled().then_some(TraceExemplar(ids));
+        let exemplar = trace
+            .filter(|trace| trace.sampled)
+            .map(|trace| TraceExemplar(trace.ids));
         metrics.with_http_series(series_key(method, route, status), &labels, |series| {
             series
                 .duration
@@ -423,8 +433,8 @@ impl Exchange {
             series.response_body_size.observe(response_bytes as f64);
         });
 
-        if span_context.is_valid() {
-            let (traceresponse, trace_id) = trace_headers(&ids, span_context.is_sampled());
+        if let Some(trace) = trace {
+            let (traceresponse, trace_id) = trace_headers(&trace.ids, trace.sampled);
             let headers = response.headers_mut();
             headers.insert(TRACERESPONSE.clone(), traceresponse);
             headers.insert(X_TRACE_ID.clone(), trace_id);
