@@ -226,6 +226,59 @@ async fn red_metrics_count_exact_series_and_collapse_unmatched_routes() {
     );
 }
 
+/// Without an OTLP endpoint no span is exported, yet the ids still follow W3C Trace
+/// Context: a caller's valid `traceparent` is continued (its trace id, its sampled flag,
+/// a new span id), an invalid one is ignored for a fresh sampled trace.
+#[tokio::test]
+async fn trace_ids_continue_the_callers_traceparent_without_exporting() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let caller_span = "00f067aa0ba902b7";
+    let ids_of = |response: &reqwest::Response| {
+        let header = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
+        let traceresponse = header("traceresponse");
+        let parts: Vec<String> = traceresponse.split('-').map(str::to_owned).collect();
+        assert_eq!(parts.len(), 4, "{traceresponse}");
+        assert_eq!(parts[0], "00");
+        assert_eq!(
+            header("x-trace-id"),
+            parts[1],
+            "one trace id in both headers"
+        );
+        (parts[1].clone(), parts[2].clone(), parts[3].clone())
+    };
+    for (flags, sampled) in [("01", "01"), ("00", "00")] {
+        let response = app
+            .request(reqwest::Method::GET, "/api/v1/tasks")
+            .header(
+                "traceparent",
+                format!("00-{caller_trace}-{caller_span}-{flags}"),
+            )
+            .send()
+            .await
+            .unwrap();
+        let (trace, span, response_flags) = ids_of(&response);
+        assert_eq!(trace, caller_trace);
+        assert!(span.len() == 16 && span != caller_span, "{span}");
+        assert_eq!(response_flags, sampled);
+    }
+    let response = app
+        .request(reqwest::Method::GET, "/api/v1/tasks")
+        .header(
+            "traceparent",
+            format!("00-{}-{caller_span}-01", "0".repeat(32)),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (trace, _, flags) = ids_of(&response);
+    assert!(
+        trace.len() == 32 && trace != "0".repeat(32) && trace != caller_trace,
+        "{trace}"
+    );
+    assert_eq!(flags, "01");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_exemplar_trace_id_is_the_one_in_the_requests_log_line() {
     let binary = Binary::start(&[]).await;
