@@ -12,8 +12,10 @@
 #   BENCH_BACKENDS="sqlite postgres" BENCH_SEED=500 ./scripts/bench-telemetry.sh
 # BENCH_ON_ENV="VAR=value ..." adds variables to the telemetry-on server only (e.g.
 # RUST_LOG=warn to see what the access log costs); BENCH_BINARY runs a given binary instead
-# of building the release one; BENCH_LOG=pipe sends the servers' stdout through a pipe that
-# `cat` drains on wrk's core, as containerd does under Kubernetes (default: a file).
+# of building the release one. BENCH_LOG=pipe (the default) sends each server's stdout
+# through a pipe that `cat` drains into a file on wrk's core, as containerd does under
+# Kubernetes; BENCH_LOG=file writes it to the file directly, adding the page cache's
+# dirty-page throttling to the server's cost (larger and noisier: see docs/telemetry.md).
 set -euo pipefail
 source "$(dirname "$0")/lib/tools.sh"
 source "$(dirname "$0")/lib/api.sh"
@@ -26,7 +28,7 @@ connections=${BENCH_CONNECTIONS:-64}
 mode=${BENCH_MODE:-get}
 backends=${BENCH_BACKENDS:-sqlite postgres}
 seed=${BENCH_SEED:-500} # tasks created per server; gets pick among them
-log_sink=${BENCH_LOG:-file} # where the servers' stdout goes: file, or pipe (drained by cat)
+log_sink=${BENCH_LOG:-pipe} # where the servers' stdout goes: pipe (drained by cat), or file
 case $log_sink in file | pipe) ;; *) echo "BENCH_LOG must be file or pipe, not $log_sink" >&2; exit 2 ;; esac
 case " $backends " in *" postgres "*) ensure_postgres_binaries ;; esac
 if [ -n "${BENCH_BINARY:-}" ]; then
