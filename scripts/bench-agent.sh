@@ -6,8 +6,8 @@
 # both processes and their scrape latencies, and checks the targets: agent RSS <= 15 MiB
 # and an agent scrape no slower than node_exporter's.
 #
-# BENCH_PROFILE=debug measures the debug build instead (a smoke run of the script itself;
-# its figures are not the release targets'). BENCH_CLOUDWATCH=1 also enables the CloudWatch sink (pushing every 10 s to a local
+# BENCH_PROFILE=debug measures the existing debug build instead (a smoke run of the
+# script itself; its figures are not the release targets'). BENCH_CLOUDWATCH=1 also enables the CloudWatch sink (pushing every 10 s to a local
 # ministack), to measure the agent with the AWS SDK active. BENCH_STRICT=1 exits 1 when a
 # target is missed. Traffic stays on loopback and the run stops by itself.
 set -euo pipefail
@@ -21,7 +21,7 @@ target_dir=${CARGO_TARGET_DIR:-$WATCHPOST_ROOT/target}
 profile=${BENCH_PROFILE:-release}
 case "$profile" in
   release) build_flags=(--release) ;;
-  debug) build_flags=() ;;
+  debug) build_flags=() ;; # not built here: the test command's debug build
   *) echo "BENCH_PROFILE must be release or debug, got $profile" >&2; exit 2 ;;
 esac
 
@@ -29,9 +29,14 @@ apt_install prometheus-node-exporter prometheus-node-exporter
 apt_install curl curl
 node_exporter=${NODE_EXPORTER:-$(command -v prometheus-node-exporter)}
 
-log "building node-agent ($profile)"
-cargo build "${build_flags[@]}" --locked -p node-agent
+# The debug binary is the test command's (built with the whole workspace): building the
+# one package here would resolve features differently and rebuild every dependency.
+if [ "$profile" = release ]; then
+  log "building node-agent ($profile)"
+  cargo build "${build_flags[@]}" --locked -p node-agent
+fi
 agent=$target_dir/$profile/node-agent
+[ -x "$agent" ] || { echo "no $agent: build it first (cargo build --workspace)" >&2; exit 2; }
 
 scratch=$(mktemp -d -t watchpost-bench-agent.XXXXXX)
 pids=()
