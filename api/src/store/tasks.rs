@@ -17,7 +17,7 @@ use crate::{
         Keyset, SortDirection, SortKey, Task, TaskDescription, TaskPriority, TaskQuery, TaskStatus,
         TaskTitle,
     },
-    telemetry::metrics::{DbLabels, Metrics, POOL_NAME, PoolLabels},
+    telemetry::metrics::{DbLabels, Metrics},
 };
 
 /// Operations slower than this are logged at WARN.
@@ -36,16 +36,12 @@ macro_rules! with_conn {
                 Box::pin(async {
                     match &$store.db {
                         Database::Postgres(pool) => {
-                            let waiting = Instant::now();
-                            let mut connection = pool.acquire().await?;
-                            $store.record_pool_wait(waiting);
+                            let mut connection = $store.acquire(pool).await?;
                             let $conn = &mut *connection;
                             $body
                         }
                         Database::Sqlite(pool) => {
-                            let waiting = Instant::now();
-                            let mut connection = pool.acquire().await?;
-                            $store.record_pool_wait(waiting);
+                            let mut connection = $store.acquire(pool).await?;
                             let $conn = &mut *connection;
                             $body
                         }
@@ -182,15 +178,16 @@ impl TaskStore {
         result.map_err(StoreError::from)
     }
 
-    fn record_pool_wait(&self, waiting: Instant) {
-        let labels = PoolLabels {
-            db_system_name: self.db.system_name(),
-            db_client_connection_pool_name: POOL_NAME,
-        };
+    /// A connection from `pool`, recording how long the pool made us wait.
+    async fn acquire<DB: sqlx::Database>(
+        &self,
+        pool: &sqlx::Pool<DB>,
+    ) -> Result<sqlx::pool::PoolConnection<DB>, sqlx::Error> {
+        let waiting = Instant::now();
+        let connection = pool.acquire().await?;
         self.metrics
-            .pool_wait
-            .get_or_create(&labels)
-            .observe(waiting.elapsed().as_secs_f64());
+            .observe_pool_wait(self.db.system_name(), waiting.elapsed().as_secs_f64());
+        Ok(connection)
     }
 
     pub fn database(&self) -> &Database {

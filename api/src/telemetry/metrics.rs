@@ -138,8 +138,8 @@ pub struct HttpSeries {
 /// Per-request handles, resolved once per label set: a `Family` lookup hashes every label
 /// string (SipHash) under a lock, and a request would do five of them. The caches hold
 /// handles to the same series the families expose. Keys are small integers the caller
-/// derives from the same labels ([`HttpLabels::key`](crate::telemetry::http)); the label
-/// sets are bounded, so the caches are too.
+/// derives from the same labels (`series_key` in `telemetry::http`); the label sets are
+/// bounded, so the caches are too.
 #[derive(Default)]
 struct SeriesCache {
     http: RwLock<HashMap<u32, HttpSeries, BuildHasherDefault<SeriesKeyHasher>>>,
@@ -147,6 +147,8 @@ struct SeriesCache {
     http_active: [OnceLock<Gauge>; METHOD_LABELS],
     /// By operation name; a handful of operations, so a scan beats hashing the name.
     db_duration: RwLock<Vec<(&'static str, Histogram)>>,
+    /// One pool per process, so one series.
+    pool_wait: OnceLock<Histogram>,
 }
 
 /// Hashes the cache's small integer keys with one multiplication (Fibonacci hashing)
@@ -248,6 +250,22 @@ impl Metrics {
         if !cache.iter().any(|entry| cached(&entry)) {
             cache.push((operation, histogram));
         }
+    }
+
+    /// Records how long an operation waited for a pool connection (`db_system` is fixed
+    /// for the process, like the pool).
+    pub fn observe_pool_wait(&self, db_system: &'static str, seconds: f64) {
+        self.cache
+            .pool_wait
+            .get_or_init(|| {
+                self.pool_wait
+                    .get_or_create(&PoolLabels {
+                        db_system_name: db_system,
+                        db_client_connection_pool_name: POOL_NAME,
+                    })
+                    .clone()
+            })
+            .observe(seconds);
     }
 
     pub fn new(recording: bool) -> Self {

@@ -202,6 +202,14 @@ async fn red_metrics_count_exact_series_and_collapse_unmatched_routes() {
     assert!(sample(&text, "process_resident_memory_bytes").is_some_and(|v| v > 0.0));
     assert!(text.contains("task_api_build_info{version=\"0.1.0\""));
     assert!(text.contains("db_client_operation_duration_seconds_count{db_system_name=\"sqlite\",db_operation_name=\"INSERT\",db_collection_name=\"tasks\"}"));
+    assert!(
+        sample(
+            &text,
+            "db_client_connection_wait_time_seconds_count{db_system_name=\"sqlite\",db_client_connection_pool_name=\"tasks\"}"
+        )
+        .is_some_and(|waits| waits >= 3.0),
+        "every operation's wait for a connection is recorded: {text}"
+    );
 
     let promtool = std::env::var("PROMTOOL").expect("PROMTOOL is not set: run ./scripts/test");
     let mut check = Command::new(promtool)
