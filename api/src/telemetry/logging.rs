@@ -73,10 +73,17 @@ fn write_timestamp(out: &mut impl fmt::Write) -> fmt::Result {
         text
     });
     out.write_str(std::str::from_utf8(&prefix).map_err(|_| fmt::Error)?)?;
-    let mut fraction = itoa::Buffer::new();
-    out.write_char('.')?;
-    out.write_str(&fraction.format(1_000_000 + now.subsec_micros())[1..])?;
+    write_micros_fraction(out, now.subsec_micros())?;
     out.write_char('Z')
+}
+
+/// Writes `.dddddd`: `micros` (below one million) as a six-digit fraction of a second.
+fn write_micros_fraction(out: &mut impl fmt::Write, micros: u32) -> fmt::Result {
+    debug_assert!(micros < 1_000_000);
+    let mut digits = itoa::Buffer::new();
+    out.write_char('.')?;
+    // The leading 1 zero-pads to six digits; it is cut off.
+    out.write_str(&digits.format(1_000_000 + micros)[1..])
 }
 
 /// A `fmt::Write` that escapes what passes through it, for `Debug` values.
@@ -274,9 +281,7 @@ fn format_access_line(out: &mut String, line: &AccessLine<'_>) -> fmt::Result {
     out.push_str(",\"duration_seconds\":");
     let micros = u64::try_from(line.duration.as_micros()).unwrap_or(u64::MAX);
     out.push_str(number.format(micros / 1_000_000));
-    let fraction = number.format(1_000_000 + micros % 1_000_000);
-    out.push('.');
-    out.push_str(&fraction[1..]); // six digits, zero-padded by the leading 1
+    write_micros_fraction(out, (micros % 1_000_000) as u32)?;
     out.push_str(",\"http.request.body.size\":");
     out.push_str(number.format(line.request_bytes));
     out.push_str(",\"http.response.body.size\":");
