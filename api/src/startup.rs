@@ -228,7 +228,6 @@ fn public_service(
         .telemetry_enabled
         .then(|| telemetry::http::ObserveLayer::new(state.metrics.clone()));
     // Around the router, not per route: `Router::layer` would box and clone per request.
-
     ServiceBuilder::new()
         .layer(middleware::from_fn(request_id::propagate))
         .option_layer(telemetry)

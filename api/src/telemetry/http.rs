@@ -130,7 +130,7 @@ fn series_key(method: Fixed, route: Fixed, status: u16) -> u32 {
 }
 
 /// The `http.route` value of a request path: the router's template it matches, else
-/// [`UNMATCHED_ROUTE`]. `{id}` matches one non-empty segment, as in axum.
+/// [`UNMATCHED_ROUTE`].
 fn route_label(path: &str) -> Fixed {
     let known = ROUTE_MATCHERS.iter().position(|route| route.matches(path));
     match known {

@@ -1,8 +1,8 @@
 //! Where log lines go: a shared buffer that a background thread writes to stdout in batches.
 //!
 //! A request appends its line under a mutex and returns; it never makes a system call. The
-//! writer thread is woken only by the first line after it went idle and then lingers a few
-//! milliseconds to gather more, so under load there are a few dozen `write(2)` calls and
+//! writer thread is woken only by the first line after it went idle and then lingers up to
+//! [`LINGER`] to gather more, so under load there are a few dozen `write(2)` calls and
 //! wake-ups per second instead of one per line. (The `tracing-appender` channel this
 //! replaces woke its thread for nearly every line: on a busy 2-core machine those wake-ups
 //! and context switches cost more than formatting the line.)

@@ -115,9 +115,9 @@ where
     }
 }
 
-/// Lets events (and `enabled!` hints) through and no span. Unlike a `filter_fn`, it says so per call site, once:
-/// a span macro then finds its call site disabled and returns at once, instead of asking
-/// every layer's filter on each request.
+/// Lets events (and `enabled!` hints) through and no span. Unlike a `filter_fn`, it says
+/// so per call site, once: a span macro then finds its call site disabled and returns at
+/// once, instead of asking every layer's filter on each request.
 struct EventsOnly;
 
 impl<S> Filter<S> for EventsOnly {
