@@ -264,7 +264,9 @@ mod tests {
         })
         .unwrap();
         let line = [b"x".repeat(1023), b"\n".to_vec()].concat();
-        let lines = 2 * MAX_BUFFERED / line.len();
+        // Up to MAX_BUFFERED can sit in the batch the stalled write holds and as much again
+        // in the buffer: three times that cannot all go in without waiting.
+        let lines = 3 * MAX_BUFFERED / line.len();
         let logger = std::thread::spawn({
             let writer = writer.clone();
             let line = line.clone();
@@ -275,11 +277,14 @@ mod tests {
             }
         });
         std::thread::sleep(Duration::from_millis(300));
-        assert!(
-            !logger.is_finished(),
-            "twice the buffer went into a stalled stdout without waiting"
-        );
+        let finished_while_stalled = logger.is_finished();
+        // Open stdout before asserting: a failed assertion must not leave the writer
+        // thread, which the guard joins, blocked forever.
         open.send(()).unwrap();
+        assert!(
+            !finished_while_stalled,
+            "three times the buffer went into a stalled stdout without waiting"
+        );
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while !logger.is_finished() {
             assert!(
