@@ -2,9 +2,10 @@
 # Benchmark (not a test): what telemetry costs the task API. Runs two release servers side
 # by side, one with TELEMETRY_ENABLED=true (metrics, trace ids, exemplars, one JSON access-log
 # line per request written to a file) and one with false, on equal databases, and loads them
-# in alternating rounds (on, off, on, off, ...) so that drift in the machine's load hits both
-# alike. Prints per round and the median of each: requests/s, p50, p99 and server CPU time
-# per request, then the overhead. Issue #3's target: at most 5% throughput, 0.2 ms at p50.
+# in alternating rounds (on, off, off, on, on, off, ...) so that drift in the machine's load
+# and the order within a round hit both alike. Prints per round and the median of each:
+# requests/s, p50, p99 and server CPU time per request, then the overhead. Issue #3's
+# target: at most 5% throughput, 0.2 ms at p50.
 #
 # By default the server is pinned to CPU 0, and wrk and PostgreSQL to CPU 1 (BENCH_PIN=0:
 # all float), so the server's throughput is what one core gives and nothing steals from it.
@@ -13,7 +14,8 @@
 # BENCH_ON_ENV="VAR=value ..." adds variables to the telemetry-on server only (e.g.
 # RUST_LOG=warn to see what the access log costs), BENCH_OFF_ENV to the other (e.g.
 # "TELEMETRY_ENABLED=true RUST_LOG=info,task_api::access=off" to compare two settings); BENCH_BINARY runs a given binary instead
-# of building the release one. BENCH_LOG=pipe (the default) sends each server's stdout
+# of building the release one, and BENCH_OFF_BINARY another binary as the "off" server (with
+# BENCH_OFF_ENV=TELEMETRY_ENABLED=true: what a change to the telemetry costs or saves). BENCH_LOG=pipe (the default) sends each server's stdout
 # through a pipe that `cat` drains into a file on wrk's core, as containerd does under
 # Kubernetes; BENCH_LOG=file writes it to the file directly, adding the page cache's
 # dirty-page throttling to the server's cost (larger and noisier: see docs/telemetry.md).
@@ -62,9 +64,9 @@ cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 
 # start_server NAME DATABASE_URL TELEMETRY: starts and seeds a server; sets <NAME>_PID/_URL.
 start_server() {
-  local name=$1 database_url=$2 telemetry=$3 extra=()
+  local name=$1 database_url=$2 telemetry=$3 extra=() server_binary=$binary
   [ "$name" = on ] && read -ra extra <<<"${BENCH_ON_ENV:-}"
-  [ "$name" = off ] && read -ra extra <<<"${BENCH_OFF_ENV:-}"
+  [ "$name" = off ] && read -ra extra <<<"${BENCH_OFF_ENV:-}" && server_binary=${BENCH_OFF_BINARY:-$binary}
   local stdout="$scratch/$name.log"
   if [ "$log_sink" = pipe ]; then
     # As under Kubernetes: stdout is a pipe that another process (containerd) drains into
@@ -73,7 +75,7 @@ start_server() {
     rm -f "$stdout" && mkfifo "$stdout"
     "${pin_wrk[@]}" cat "$stdout" >"$scratch/$name.log" &
   fi
-  start_api "$binary" "$database_url" "$stdout" AUTH_JWT_SECRET="$secret" \
+  start_api "$server_binary" "$database_url" "$stdout" AUTH_JWT_SECRET="$secret" \
     RUST_LOG=info DATABASE_MAX_CONNECTIONS=16 TELEMETRY_ENABLED="$telemetry" "${extra[@]}"
   servers+=("$API_PID")
   [ ${#pin_server[@]} -gt 0 ] && "${pin_server[@]}" "$API_PID" >/dev/null
@@ -124,7 +126,11 @@ for backend in $backends; do
   load off 2s >/dev/null
   : >"$scratch/rounds"
   for round in $(seq 1 "$rounds"); do
-    for name in on off; do
+    # on-off, off-on, ...: whichever server runs first in a round was measured ~1% faster
+    # (two builds compared both ways round), so the order alternates to cancel that out.
+    order="on off"
+    [ $((round % 2)) = 0 ] && order="off on"
+    for name in $order; do
       printf '%s %s %s\n' "$name" "$round" "$(load "$name" "$duration")" | tee -a "$scratch/rounds" |
         awk -v b="$backend" '{ printf "  %-8s %-3s round %s: %7.0f req/s  p50 %.3f ms  p99 %.3f ms  %5.1f us CPU/request\n", b, $1, $2, $3, $4, $5, $6 }'
     done
