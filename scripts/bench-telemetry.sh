@@ -13,11 +13,12 @@
 #   BENCH_BACKENDS="sqlite postgres" BENCH_SEED=500 ./scripts/bench-telemetry.sh
 # BENCH_ON_ENV="VAR=value ..." adds variables to the telemetry-on server only (e.g.
 # RUST_LOG=warn to see what the access log costs), BENCH_OFF_ENV to the other (e.g.
-# "TELEMETRY_ENABLED=true RUST_LOG=info,task_api::access=off" to compare two settings); BENCH_BINARY runs a given binary instead
-# of building the release one, and BENCH_OFF_BINARY another binary as the "off" server (with
-# BENCH_OFF_ENV=TELEMETRY_ENABLED=true: what a change to the telemetry costs or saves). BENCH_LOG=pipe (the default) sends each server's stdout
-# through a pipe that `cat` drains into a file on wrk's core, as containerd does under
-# Kubernetes; BENCH_LOG=file writes it to the file directly, adding the page cache's
+# "TELEMETRY_ENABLED=true RUST_LOG=info,task_api::access=off" to compare two settings).
+# BENCH_BINARY runs a given binary instead of building the release one, and BENCH_OFF_BINARY
+# another binary as the "off" server (with BENCH_OFF_ENV=TELEMETRY_ENABLED=true: what a
+# change to the telemetry costs or saves). BENCH_LOG=pipe (the default) sends each server's
+# stdout through a pipe that `cat` drains into a file on wrk's core, as containerd does
+# under Kubernetes; BENCH_LOG=file writes it to the file directly, adding the page cache's
 # dirty-page throttling to the server's cost (larger and noisier: see docs/telemetry.md).
 set -euo pipefail
 source "$(dirname "$0")/lib/tools.sh"
@@ -66,7 +67,10 @@ cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 start_server() {
   local name=$1 database_url=$2 telemetry=$3 extra=() server_binary=$binary
   [ "$name" = on ] && read -ra extra <<<"${BENCH_ON_ENV:-}"
-  [ "$name" = off ] && read -ra extra <<<"${BENCH_OFF_ENV:-}" && server_binary=${BENCH_OFF_BINARY:-$binary}
+  if [ "$name" = off ]; then
+    read -ra extra <<<"${BENCH_OFF_ENV:-}"
+    server_binary=${BENCH_OFF_BINARY:-$binary}
+  fi
   local stdout="$scratch/$name.log"
   if [ "$log_sink" = pipe ]; then
     # As under Kubernetes: stdout is a pipe that another process (containerd) drains into
