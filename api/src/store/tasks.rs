@@ -323,7 +323,7 @@ impl TaskStore {
 
     /// Tasks per status across all owners, for the business gauges.
     pub async fn count_by_status(&self) -> Result<Vec<(TaskStatus, i64)>, StoreError> {
-        let rows: Vec<(String, i64)> = with_conn!(self, "SELECT", |conn| sqlx::query_as::<_, (String, i64)>(
+        let rows = with_conn!(self, "SELECT", |conn| sqlx::query_as::<_, (String, i64)>(
             "SELECT status, COUNT(*) FROM tasks GROUP BY status"
         )
         .fetch_all(conn)
