@@ -150,7 +150,12 @@ impl LogWriter {
         let after = state.buffer.len();
         // Wake the writer for the first line of a batch (it lingers for more), and once
         // more when the batch is big enough to cut the linger short.
-        if (before == 0 && state.writer_idle) || (before < WRITE_AT && after >= WRITE_AT) {
+        let wake_writer =
+            (before == 0 && state.writer_idle) || (before < WRITE_AT && after >= WRITE_AT);
+        // After unlocking: the woken writer often runs at once on this core, and would
+        // only find the lock still held, sleep again and cost two more context switches.
+        drop(state);
+        if wake_writer {
             shared.lines.notify_one();
         }
     }
