@@ -11,7 +11,7 @@
 # queueing: p50 is about the connection count divided by the throughput, so its p50
 # difference is the throughput difference restated (64 x the added time per request).
 # Latency (mode get only): k6 sends BENCH_RATE requests a second on schedule (open loop,
-# load-tests/k6/get-at-rate.js), below saturation, so p50 and p99 are what a request
+# load-tests/k6/get-at-rate.js), below saturation, so p50 and p90 are what a request
 # costs at that load; the p50 target is judged on these.
 #
 # By default the server is pinned to CPU 0, and wrk and PostgreSQL to CPU 1 (BENCH_PIN=0:
@@ -40,7 +40,7 @@ connections=${BENCH_CONNECTIONS:-64}
 mode=${BENCH_MODE:-get}
 backends=${BENCH_BACKENDS:-sqlite postgres}
 seed=${BENCH_SEED:-500} # tasks created per server; gets pick among them
-rate=${BENCH_RATE:-1000}             # requests/s of the latency rounds
+rate=${BENCH_RATE:-1000} # requests/s of the latency rounds
 rate_rounds=${BENCH_RATE_ROUNDS:-$rounds}
 [ "$mode" = get ] || rate_rounds=0 # the k6 script only gets
 log_sink=${BENCH_LOG:-pipe} # where the servers' stdout goes: pipe (drained by cat), or file
@@ -123,8 +123,9 @@ PY
 }
 
 # load_at_rate NAME: one k6 run at $rate requests/s against server NAME; prints
-# "p50_ms p90_ms p99_ms". k6 shares a core with wrk's side and pauses now and then (its
-# p99 was ~40 ms for both servers where wrk saw 10 ms), so p99 there is mostly k6's own.
+# "p50_ms p90_ms p99_ms". k6 shares wrk's core (with cat and PostgreSQL) and pauses now
+# and then (at 2,000 requests/s its p99 was ~40 ms for both servers, where wrk saw 10 ms
+# at saturation), so p99 there is mostly k6's own.
 load_at_rate() {
   local name=$1 url_var="${1}_URL" result
   result=$(BASE_URL=${!url_var} IDS_FILE="$scratch/$name.ids" RATE=$rate DURATION=$duration \
