@@ -2,8 +2,9 @@
 # Smoke run of scripts/bench-telemetry.sh on the debug build (already built by
 # scripts/test): one short round of each kind per backend, checking the script runs end to
 # end (both servers, every request answered 2xx, k6 sending on schedule at a rate a debug
-# build keeps up with, stdout through the default pipe) and reports every figure. Its figures mean nothing on a debug build; the release benchmark is run by hand
-# (see docs/telemetry.md).
+# build keeps up with, stdout through the default pipe) and reports every figure. Its
+# figures mean nothing on a debug build; the release benchmark is run by hand (see
+# docs/telemetry.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 binary="${CARGO_TARGET_DIR:-$PWD/target}/debug/task-api"
