@@ -154,11 +154,7 @@ fn route_label(path: &str) -> Fixed {
 fn server_trace(span: &tracing::Span, headers: &HeaderMap) -> Option<ServerTrace> {
     let parent = traces::extract_parent(headers);
     if !span.is_disabled() {
-        let _ = span.set_parent(parent);
-        let context = span.context().span().span_context().clone();
-        return context.is_valid().then(|| {
-            ServerTrace::new(context.trace_id(), context.span_id(), context.is_sampled())
-        });
+        return exported_trace(span, parent);
     }
     let ids = RandomIdGenerator::default();
     let parent = parent.span();
@@ -169,6 +165,18 @@ fn server_trace(span: &tracing::Span, headers: &HeaderMap) -> Option<ServerTrace
         (ids.new_trace_id(), true)
     };
     Some(ServerTrace::new(trace_id, ids.new_span_id(), sampled))
+}
+
+/// The ids of an exported server span, continuing `parent`. Out of line: see
+/// [`record_response`].
+#[cold]
+#[inline(never)]
+fn exported_trace(span: &tracing::Span, parent: opentelemetry::Context) -> Option<ServerTrace> {
+    let _ = span.set_parent(parent);
+    let context = span.context().span().span_context().clone();
+    context
+        .is_valid()
+        .then(|| ServerTrace::new(context.trace_id(), context.span_id(), context.is_sampled()))
 }
 
 /// The server span's ids, hex-encoded once for the logs, headers and exemplar.
@@ -379,10 +387,8 @@ impl Exchange {
     /// the trace ids for the logs, the active-requests gauge.
     fn begin(&self, metrics: &Metrics) -> ActiveRequest {
         if let Some(trace) = self.trace {
-            if !self.span.is_disabled()
-                && let Some(id) = request_id::current()
-            {
-                self.span.record("request_id", id);
+            if !self.span.is_disabled() {
+                record_request_id(&self.span);
             }
             request_id::set_trace(trace.ids);
         }
@@ -412,10 +418,8 @@ impl Exchange {
             .exact()
             .or_else(|| content_length(response.headers()))
             .unwrap_or(0);
-        // i64: tracing-opentelemetry exports unsigned fields as strings.
-        span.record("http.response.status_code", i64::from(status));
-        if status >= 500 {
-            span.record("otel.status_code", "ERROR");
+        if !span.is_disabled() {
+            record_response(&span, status);
         }
         let labels = HttpLabels {
             http_request_method: method.label,
@@ -449,23 +453,56 @@ impl Exchange {
             response_bytes,
         };
         if !logging::write_access_line(&line) {
-            span.in_scope(|| {
-                tracing::event!(
-                    target: logging::ACCESS_TARGET,
-                    tracing::Level::INFO,
-                    http.request.method = line.method,
-                    http.route = line.route,
-                    url.path = line.path,
-                    http.response.status_code = line.status,
-                    duration_seconds = line.duration.as_secs_f64(),
-                    http.request.body.size = line.request_bytes,
-                    http.response.body.size = line.response_bytes,
-                    "request completed"
-                );
-            });
+            log_access_event(&span, &line);
         }
         response
     }
+}
+
+// The functions below are out of line and marked cold because the common request (JSON
+// logs, no trace export) never calls them: inlined, their code sat in the middle of the
+// hot path, and the request path's code already about fills the core's L2 (see
+// docs/telemetry.md, "Cost").
+
+/// The request id on the exported server span.
+#[cold]
+#[inline(never)]
+fn record_request_id(span: &tracing::Span) {
+    if let Some(id) = request_id::current() {
+        span.record("request_id", id);
+    }
+}
+
+/// The response's status on the exported server span.
+#[cold]
+#[inline(never)]
+fn record_response(span: &tracing::Span, status: u16) {
+    // i64: tracing-opentelemetry exports unsigned fields as strings.
+    span.record("http.response.status_code", i64::from(status));
+    if status >= 500 {
+        span.record("otel.status_code", "ERROR");
+    }
+}
+
+/// The access line as a tracing event, for when it is not written directly (pretty
+/// format; or the filter decides).
+#[cold]
+#[inline(never)]
+fn log_access_event(span: &tracing::Span, line: &logging::AccessLine<'_>) {
+    span.in_scope(|| {
+        tracing::event!(
+            target: logging::ACCESS_TARGET,
+            tracing::Level::INFO,
+            http.request.method = line.method,
+            http.route = line.route,
+            url.path = line.path,
+            http.response.status_code = line.status,
+            duration_seconds = line.duration.as_secs_f64(),
+            http.request.body.size = line.request_bytes,
+            http.response.body.size = line.response_bytes,
+            "request completed"
+        );
+    });
 }
 
 #[cfg(test)]

@@ -215,13 +215,21 @@ impl Metrics {
         if let Some(series) = read(&self.cache.http).get(&key) {
             return observe(series);
         }
+        observe(&self.cache_http_series(key, labels));
+    }
+
+    /// Resolves and caches the series of a label set seen for the first time. Cold and out
+    /// of line: it runs once per label set, and inlined it would sit on the request path.
+    #[cold]
+    #[inline(never)]
+    fn cache_http_series(&self, key: u32, labels: &HttpLabels) -> HttpSeries {
         let series = HttpSeries {
             duration: self.http_duration.get_or_create(labels).clone(),
             request_body_size: self.http_request_body_size.get_or_create(labels).clone(),
             response_body_size: self.http_response_body_size.get_or_create(labels).clone(),
         };
-        observe(&series);
-        write(&self.cache.http).insert(key, series);
+        write(&self.cache.http).insert(key, series.clone());
+        series
     }
 
     /// The `http.server.active_requests` gauge of `method`, a fixed label value whose
@@ -244,12 +252,23 @@ impl Metrics {
         if let Some((_, histogram)) = read(&self.cache.db_duration).iter().find(cached) {
             return histogram.observe(seconds);
         }
+        self.cache_db_series(labels).observe(seconds);
+    }
+
+    /// Resolves and caches an operation's series the first time it runs (cold: see
+    /// [`Metrics::cache_http_series`]).
+    #[cold]
+    #[inline(never)]
+    fn cache_db_series(&self, labels: &DbLabels) -> Histogram {
         let histogram = self.db_duration.get_or_create(labels).clone();
-        histogram.observe(seconds);
         let mut cache = write(&self.cache.db_duration);
-        if !cache.iter().any(|entry| cached(&entry)) {
-            cache.push((operation, histogram));
+        if !cache
+            .iter()
+            .any(|(name, _)| *name == labels.db_operation_name)
+        {
+            cache.push((labels.db_operation_name, histogram.clone()));
         }
+        histogram
     }
 
     /// Records how long an operation waited for a pool connection (`db_system` is fixed
