@@ -18,6 +18,10 @@
 # all float), so the server's throughput is what one core gives and nothing steals from it.
 #   BENCH_ROUNDS=5 BENCH_DURATION=5s BENCH_CONNECTIONS=64 BENCH_MODE=get \
 #   BENCH_BACKENDS="sqlite postgres" BENCH_SEED=500 ./scripts/bench-telemetry.sh
+# BENCH_PAIRS=4 restarts both servers 3 times (same databases), BENCH_ROUNDS rounds each. A
+# process keeps its memory layout, and with it its cache conflicts, for life: the overhead
+# of one pair of processes has differed from the next pair's by several percent, more than
+# rounds within a pair differ, so a fair figure takes several pairs.
 # BENCH_ON_ENV="VAR=value ..." adds variables to the telemetry-on server only (e.g.
 # RUST_LOG=warn to see what the access log costs), BENCH_OFF_ENV to the other (e.g.
 # "TELEMETRY_ENABLED=true RUST_LOG=info,task_api::access=off" to compare two settings).
@@ -34,7 +38,8 @@ source "$(dirname "$0")/lib/api.sh"
 cd "$WATCHPOST_ROOT"
 
 apt_install wrk wrk
-rounds=${BENCH_ROUNDS:-5}
+rounds=${BENCH_ROUNDS:-5} # per server pair
+pairs=${BENCH_PAIRS:-1} # server pairs started one after another, each for $rounds rounds
 duration=${BENCH_DURATION:-5s}
 connections=${BENCH_CONNECTIONS:-64}
 mode=${BENCH_MODE:-get}
@@ -75,7 +80,8 @@ fi
 # cpu_ticks PID: user + system CPU time of PID in clock ticks (proc(5) fields 14 and 15).
 cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 
-# start_server NAME DATABASE_URL TELEMETRY: starts and seeds a server; sets <NAME>_PID/_URL.
+# start_server NAME DATABASE_URL TELEMETRY: starts a server, seeding its database the first
+# time; sets <NAME>_PID/_URL.
 start_server() {
   local name=$1 database_url=$2 telemetry=$3 extra=() server_binary=$binary
   [ "$name" = on ] && read -ra extra <<<"${BENCH_ON_ENV:-}"
@@ -97,6 +103,7 @@ start_server() {
   [ ${#pin_server[@]} -gt 0 ] && "${pin_server[@]}" "$API_PID" >/dev/null
   printf -v "${name}_PID" '%s' "$API_PID"
   printf -v "${name}_URL" '%s' "$API_URL"
+  [ -s "$scratch/$name.ids" ] && return
   for i in $(seq 1 "$seed"); do
     curl -fsS -X POST "$API_URL/api/v1/tasks" -H "Authorization: Bearer $TOKEN" \
       -H 'Content-Type: application/json' -d "{\"title\":\"seed $i\"}" |
@@ -141,13 +148,19 @@ print(fields["p50_ms"], fields["p90_ms"], fields["p99_ms"])
 PY
 }
 
+# stop_servers: stops both servers (their databases stay).
+stop_servers() {
+  for pid in "$on_PID" "$off_PID"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  servers=()
+}
+
 # round_order ROUND: the servers' order in a round: on-off, off-on, ... Whichever server
 # runs first in a round was measured ~1% faster (two builds compared both ways round), so
 # the order alternates to cancel that out.
 round_order() { if [ $(($1 % 2)) = 0 ]; then echo "off on"; else echo "on off"; fi; }
 
-printf 'mode %s, wrk -t1 -c%s -d%s, %s rounds, %s\n' "$mode" "$connections" "$duration" "$rounds" \
-  "${pin_server:+server on CPU 0, wrk on CPU 1}"
+printf 'mode %s, wrk -t1 -c%s -d%s, %s server pair(s) x %s rounds, %s\n' "$mode" "$connections" \
+  "$duration" "$pairs" "$rounds" "${pin_server:+server on CPU 0, wrk on CPU 1}"
 for backend in $backends; do
   case $backend in
     sqlite) on_db="sqlite://$scratch/on.db" off_db="sqlite://$scratch/off.db" ;;
@@ -159,17 +172,27 @@ for backend in $backends; do
       on_db=$(create_database "$pg_url" bench_on) off_db=$(create_database "$pg_url" bench_off) ;;
     *) echo "unknown backend $backend (sqlite, postgres)" >&2; exit 2 ;;
   esac
-  log "$backend: starting and seeding both servers"
-  start_server on "$on_db" true
-  start_server off "$off_db" false
-  load on 2s >/dev/null # warm-up: caches, connection pools, allocator
-  load off 2s >/dev/null
+  rm -f "$scratch/on.ids" "$scratch/off.ids"
   : >"$scratch/rounds"
-  for round in $(seq 1 "$rounds"); do
-    for name in $(round_order "$round"); do
-      result=$(load "$name" "$duration") # an assignment, so that a failed round stops the script
-      printf '%s %s %s\n' "$name" "$round" "$result" | tee -a "$scratch/rounds" |
-        awk -v b="$backend" '{ printf "  %-8s %-3s round %s: %7.0f req/s  p50 %.3f ms  p99 %.3f ms  %5.1f us CPU/request\n", b, $1, $2, $3, $4, $5, $6 }'
+  round=0
+  for pair in $(seq 1 "$pairs"); do
+    if [ "$pair" = 1 ]; then
+      log "$backend: starting and seeding both servers"
+    else
+      log "$backend: restarting both servers (pair $pair of $pairs)"
+      stop_servers
+    fi
+    start_server on "$on_db" true
+    start_server off "$off_db" false
+    load on 2s >/dev/null # warm-up: caches, connection pools, allocator
+    load off 2s >/dev/null
+    for _ in $(seq 1 "$rounds"); do
+      round=$((round + 1))
+      for name in $(round_order "$round"); do
+        result=$(load "$name" "$duration") # an assignment, so that a failed round stops the script
+        printf '%s %s %s %s\n' "$name" "$round" "$result" "$pair" | tee -a "$scratch/rounds" |
+          awk -v b="$backend" '{ printf "  %-8s %-3s round %s: %7.0f req/s  p50 %.3f ms  p99 %.3f ms  %5.1f us CPU/request\n", b, $1, $2, $3, $4, $5, $6 }'
+      done
     done
   done
   python3 - "$backend" "$scratch/rounds" <<'PY'
@@ -193,6 +216,16 @@ per_round = sorted((p["off"] - p["on"]) / p["off"] * 100 for p in pairs.values()
 if len(per_round) > 1:
     print(f"{backend:8} throughput overhead per round: median {statistics.median(per_round):+.1f}%, "
           f"range {per_round[0]:+.1f}% to {per_round[-1]:+.1f}% over {len(per_round)} rounds")
+# A server keeps its memory layout (and so its cache conflicts) for life: rounds of one pair
+# agree with each other more than pairs do, so each pair's own median is shown too.
+by_pair = {}
+for row in rows:
+    by_pair.setdefault(row[6], {}).setdefault(row[0], []).append(float(row[2]))
+if len(by_pair) > 1:
+    overheads = [(statistics.median(p["off"]) - statistics.median(p["on"])) / statistics.median(p["off"]) * 100
+                 for p in by_pair.values()]
+    print(f"{backend:8} throughput overhead per server pair: "
+          + ", ".join(f"{o:+.1f}%" for o in overheads))
 PY
   if [ "$rate_rounds" -gt 0 ]; then
     : >"$scratch/rate-rounds"
@@ -216,7 +249,6 @@ print(f"{backend:8} overhead at {rate} req/s: p50 {on_p50 - off_p50:+.3f} ms (ta
       f"p90 {on_p90 - off_p90:+.3f} ms")
 PY
   fi
-  for pid in "$on_PID" "$off_PID"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
-  servers=()
+  stop_servers
   if [ "$backend" = postgres ]; then stop_postgres "$scratch/pg"; rm -rf "$scratch/pg"; fi
 done
