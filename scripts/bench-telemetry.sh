@@ -216,8 +216,7 @@ per_round = sorted((p["off"] - p["on"]) / p["off"] * 100 for p in pairs.values()
 if len(per_round) > 1:
     print(f"{backend:8} throughput overhead per round: median {statistics.median(per_round):+.1f}%, "
           f"range {per_round[0]:+.1f}% to {per_round[-1]:+.1f}% over {len(per_round)} rounds")
-# A server keeps its memory layout (and so its cache conflicts) for life: rounds of one pair
-# agree with each other more than pairs do, so each pair's own median is shown too.
+# Each pair's own overhead: pairs differ more than rounds do (see BENCH_PAIRS above).
 by_pair = {}
 for row in rows:
     by_pair.setdefault(row[6], {}).setdefault(row[0], []).append(float(row[2]))
