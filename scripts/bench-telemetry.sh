@@ -202,17 +202,19 @@ rows = [line.split() for line in open(path)]
 median = {name: [statistics.median(float(r[i]) for r in rows if r[0] == name) for i in range(2, 6)]
           for name in ("on", "off")}
 (on_rps, on_p50, on_p99, on_cpu), (off_rps, off_p50, off_p99, off_cpu) = median["on"], median["off"]
+def throughput_overhead(on_rps, off_rps):
+    return (off_rps - on_rps) / off_rps * 100
 for name, (rps, p50, p99, cpu) in median.items():
     print(f"{backend:8} {name:3} median: {rps:7.0f} req/s  p50 {p50:.3f} ms  p99 {p99:.3f} ms  {cpu:5.1f} us CPU/request")
-throughput = (off_rps - on_rps) / off_rps * 100
+throughput = throughput_overhead(on_rps, off_rps)
 print(f"{backend:8} overhead: throughput {throughput:+.1f}% (target <= 5%), saturated p50 {on_p50 - off_p50:+.3f} ms "
       f"(queueing), CPU {on_cpu - off_cpu:+.1f} us/request ({(on_cpu - off_cpu) / off_cpu * 100:+.1f}%)")
-# Each round's on/off pair ran back to back: the spread of their differences shows how
-# much of the overhead above is noise.
-pairs = {}
+# Each round's on and off runs were back to back: the spread of their differences shows
+# how much of the overhead above is noise.
+by_round = {}
 for row in rows:
-    pairs.setdefault(row[1], {})[row[0]] = float(row[2])
-per_round = sorted((p["off"] - p["on"]) / p["off"] * 100 for p in pairs.values() if len(p) == 2)
+    by_round.setdefault(row[1], {})[row[0]] = float(row[2])
+per_round = sorted(throughput_overhead(r["on"], r["off"]) for r in by_round.values() if len(r) == 2)
 if len(per_round) > 1:
     print(f"{backend:8} throughput overhead per round: median {statistics.median(per_round):+.1f}%, "
           f"range {per_round[0]:+.1f}% to {per_round[-1]:+.1f}% over {len(per_round)} rounds")
@@ -221,7 +223,7 @@ by_pair = {}
 for row in rows:
     by_pair.setdefault(row[6], {}).setdefault(row[0], []).append(float(row[2]))
 if len(by_pair) > 1:
-    overheads = [(statistics.median(p["off"]) - statistics.median(p["on"])) / statistics.median(p["off"]) * 100
+    overheads = [throughput_overhead(statistics.median(p["on"]), statistics.median(p["off"]))
                  for p in by_pair.values()]
     print(f"{backend:8} throughput overhead per server pair: "
           + ", ".join(f"{o:+.1f}%" for o in overheads))
