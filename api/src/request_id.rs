@@ -1,17 +1,29 @@
 //! The correlation ids of a request: the request id — taken from `X-Request-Id` when the
-//! caller's value is sane, generated otherwise, returned on every response — and, once the
-//! telemetry middleware has them, the W3C trace and span ids. Anything running on the
-//! request's task (problem bodies, every log line) reads them through a task-local, so log
-//! correlation needs no tracing spans and costs a pointer read.
+//! caller's value is sane, generated otherwise, returned on every response — and, with
+//! telemetry on, the W3C trace and span ids. Anything running on the request's task
+//! (problem bodies, every log line) reads them through a task-local, so log correlation
+//! needs no tracing spans and costs a pointer read.
+//!
+//! [`RequestIdLayer`] gives each request its id when telemetry is off; with telemetry on,
+//! the telemetry layer does the same through [`resolve`] and [`Scoped`], so that a request
+//! passes one hand-written layer either way.
 
-use std::sync::{Arc, OnceLock};
+use std::{
+    convert::Infallible,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
 
 use axum::{
     extract::Request,
     http::{HeaderName, HeaderValue},
-    middleware::Next,
     response::Response,
 };
+use pin_project_lite::pin_project;
+use tokio::task::futures::TaskLocalFuture;
+use tower::{Layer, Service};
 use uuid::Uuid;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -22,7 +34,7 @@ pub const MAX_LEN: usize = 128;
 #[derive(Debug)]
 pub struct Correlation {
     pub request_id: String,
-    trace: OnceLock<TraceIds>,
+    trace: Option<TraceIds>,
 }
 
 /// W3C trace and span ids as lowercase hex, held inline: they are copied into log lines,
@@ -90,8 +102,13 @@ fn hex_digits(nibbles: u64) -> u64 {
 }
 
 impl Correlation {
+    /// `request_id` must come from [`resolve`]: log lines write it without escaping.
+    pub fn new(request_id: String, trace: Option<TraceIds>) -> Arc<Correlation> {
+        Arc::new(Correlation { request_id, trace })
+    }
+
     pub fn trace(&self) -> Option<&TraceIds> {
-        self.trace.get()
+        self.trace.as_ref()
     }
 }
 
@@ -109,9 +126,10 @@ pub fn with_current<R>(f: impl FnOnce(&Correlation) -> R) -> Option<R> {
     CURRENT.try_with(|c| f(c)).ok()
 }
 
-/// Records the request's trace ids (once; the telemetry middleware does it).
-pub fn set_trace(ids: TraceIds) {
-    let _ = CURRENT.try_with(|c| c.trace.set(ids));
+/// Runs `f` with `correlation` as the current request's (for work done outside the
+/// request's future, such as its access-log event).
+pub fn in_scope<R>(correlation: Arc<Correlation>, f: impl FnOnce() -> R) -> R {
+    CURRENT.sync_scope(correlation, f)
 }
 
 /// Whether a caller-supplied id is safe to log and echo: 1–128 visible ASCII characters
@@ -124,26 +142,98 @@ pub fn is_acceptable(id: &str) -> bool {
         })
 }
 
-/// Middleware: resolves the id, runs the rest of the stack inside its scope, echoes it.
-pub async fn propagate(mut request: Request, next: Next) -> Response {
-    let id = request
-        .headers()
-        .get(&X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| is_acceptable(v))
-        .map(str::to_owned)
-        .unwrap_or_else(|| Uuid::new_v4().to_string());
-    let header = HeaderValue::from_str(&id).expect("acceptable ids are valid header values");
+/// The request's id: the caller's `X-Request-Id` when it is acceptable, else a new UUID,
+/// which then replaces the caller's header so that handlers see the id in use. Returns
+/// the id and its header value for the response.
+pub fn resolve(request: &mut Request) -> (String, HeaderValue) {
+    if let Some(header) = request.headers().get(&X_REQUEST_ID)
+        && let Ok(id) = header.to_str()
+        && is_acceptable(id)
+    {
+        return (id.to_owned(), header.clone());
+    }
+    let mut text = Uuid::encode_buffer();
+    let id: &str = Uuid::new_v4().hyphenated().encode_lower(&mut text);
+    let header = HeaderValue::from_str(id).expect("a UUID is a valid header value");
     request
         .headers_mut()
         .insert(X_REQUEST_ID.clone(), header.clone());
-    let correlation = Arc::new(Correlation {
-        request_id: id,
-        trace: OnceLock::new(),
-    });
-    let mut response = CURRENT.scope(correlation, next.run(request)).await;
-    response.headers_mut().insert(X_REQUEST_ID.clone(), header);
-    response
+    (id.to_owned(), header)
+}
+
+/// Runs `inner` with `correlation` as the current request's, and returns the request id in
+/// the response's `X-Request-Id`.
+pub fn scoped<F>(correlation: Arc<Correlation>, header: HeaderValue, inner: F) -> Scoped<F>
+where
+    F: Future,
+{
+    Scoped {
+        inner: CURRENT.scope(correlation, inner),
+        header: Some(header),
+    }
+}
+
+pin_project! {
+    /// See [`scoped`].
+    pub struct Scoped<F> {
+        #[pin]
+        inner: TaskLocalFuture<Arc<Correlation>, F>,
+        header: Option<HeaderValue>,
+    }
+}
+
+impl<F> Future for Scoped<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Ok(mut response) = std::task::ready!(this.inner.poll(cx));
+        if let Some(header) = this.header.take() {
+            response.headers_mut().insert(X_REQUEST_ID.clone(), header);
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+/// The request-id middleware for when telemetry is off. Hand-written rather than
+/// `middleware::from_fn`, whose future is boxed around a clone of the inner service on
+/// every request.
+#[derive(Clone, Copy, Default)]
+pub struct RequestIdLayer;
+
+impl<S> Layer<S> for RequestIdLayer {
+    type Service = PropagateRequestId<S>;
+
+    fn layer(&self, inner: S) -> PropagateRequestId<S> {
+        PropagateRequestId { inner }
+    }
+}
+
+/// See [`RequestIdLayer`].
+#[derive(Clone)]
+pub struct PropagateRequestId<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for PropagateRequestId<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Scoped<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let (id, header) = resolve(&mut request);
+        scoped(Correlation::new(id, None), header, self.inner.call(request))
+    }
 }
 
 #[cfg(test)]
@@ -184,6 +274,47 @@ mod tests {
                 ids.span_id(),
                 format!("{:016x}", u64::from_be_bytes(span_id))
             );
+        }
+    }
+
+    /// With telemetry off: the handler sees the id in use, in its request's header and as
+    /// the task's current id, and the response returns it.
+    #[tokio::test]
+    async fn the_layer_gives_the_handler_and_the_response_one_id() {
+        use tower::ServiceExt as _;
+        let handler = tower::service_fn(|request: Request| async move {
+            let header = request.headers()[&X_REQUEST_ID]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let current = current().expect("the handler runs in the request's scope");
+            Ok::<_, Infallible>(Response::new(axum::body::Body::from(format!(
+                "{header} {current}"
+            ))))
+        });
+        for caller_id in [Some("web:checkout/42"), Some("has space"), None] {
+            let mut request = Request::get("/");
+            if let Some(id) = caller_id {
+                request = request.header(&X_REQUEST_ID, id);
+            }
+            let request = request.body(axum::body::Body::empty()).unwrap();
+            let response = RequestIdLayer
+                .layer(handler)
+                .oneshot(request)
+                .await
+                .unwrap();
+            let returned = response.headers()[&X_REQUEST_ID]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let body = axum::body::to_bytes(response.into_body(), 1024)
+                .await
+                .unwrap();
+            assert_eq!(body, format!("{returned} {returned}"), "{caller_id:?}");
+            match caller_id {
+                Some(id) if is_acceptable(id) => assert_eq!(returned, id),
+                _ => assert!(Uuid::parse_str(&returned).is_ok(), "{returned}"),
+            }
         }
     }
 

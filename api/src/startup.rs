@@ -19,7 +19,7 @@ use std::{
 use anyhow::Context;
 use axum::{BoxError, error_handling::HandleErrorLayer, extract::DefaultBodyLimit, middleware};
 use tokio::{net::TcpListener, sync::watch};
-use tower::ServiceBuilder;
+use tower::{Layer as _, ServiceBuilder, util::Either};
 
 use crate::{
     auth::Authenticator,
@@ -186,9 +186,9 @@ async fn changed(mut receiver: watch::Receiver<bool>) {
     let _ = receiver.wait_for(|stop| *stop).await;
 }
 
-/// The public router with its layers. Outermost first: the request id (so every response,
-/// even a shed one, carries it), telemetry (span, RED metrics, access log: shed and timed-out
-/// requests are counted too), the readiness gate, load shedding with a global concurrency
+/// The public router with its layers. Outermost first: the request id and telemetry (so
+/// every response, even a shed one, carries the id, and shed and timed-out requests are
+/// counted and logged too), the readiness gate, load shedding with a global concurrency
 /// limit, the request timeout, the body size limit.
 fn public_service(
     settings: &Settings,
@@ -224,14 +224,14 @@ fn public_service(
             require_migrated,
         ));
     let router = router.with_state(state.clone());
-    let telemetry = settings
-        .telemetry_enabled
-        .then(|| telemetry::http::ObserveLayer::new(state.metrics.clone()));
     // Around the router, not per route: `Router::layer` would box and clone per request.
-    ServiceBuilder::new()
-        .layer(middleware::from_fn(request_id::propagate))
-        .option_layer(telemetry)
-        .service(router)
+    // The telemetry layer gives requests their ids itself.
+    let outer = if settings.telemetry_enabled {
+        Either::Left(telemetry::http::ObserveLayer::new(state.metrics.clone()))
+    } else {
+        Either::Right(request_id::RequestIdLayer)
+    };
+    outer.layer(router)
 }
 
 /// Until the schema exists, answer 503 rather than fail on missing tables.

@@ -1,6 +1,10 @@
 //! The HTTP server's telemetry middleware: one server span per request (continuing the
 //! caller's W3C trace), RED metrics with the trace as exemplar, the trace id in the response,
-//! and one access-log line.
+//! and one access-log line. It also gives the request its id (as [`RequestIdLayer`] does
+//! when telemetry is off), so the ids of the logs are known before the handler runs and a
+//! request passes one layer rather than two.
+//!
+//! [`RequestIdLayer`]: crate::request_id::RequestIdLayer
 //!
 //! It wraps the whole router rather than each route (`Router::layer`), because a per-route
 //! layer re-boxes and clones the route's service on every request, which cost more than
@@ -35,7 +39,7 @@ use super::{
     metrics::{HttpLabels, Metrics, TraceExemplar, UNMATCHED_ROUTE},
     traces,
 };
-use crate::request_id::{self, TraceIds};
+use crate::request_id::{self, Correlation, Scoped, TraceIds};
 
 /// Every route template the router knows; anything else is [`UNMATCHED_ROUTE`].
 const ROUTES: [&str; 3] = [
@@ -281,7 +285,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
+    fn call(&mut self, mut request: Request) -> Self::Future {
         let started = Instant::now();
         let method = method_label(request.method());
         let route = route_label(request.uri().path());
@@ -290,9 +294,11 @@ where
         let request_bytes = content_length(request.headers()).unwrap_or(0);
         let span = server_span(method.label, route.label, &uri);
         let trace = server_trace(&span, request.headers());
+        let (request_id, request_id_header) = request_id::resolve(&mut request);
+        let correlation = Correlation::new(request_id, trace.map(|trace| trace.ids));
         let handled = self.inner.call(request).instrument(span.clone());
         ObserveFuture {
-            handled,
+            handled: request_id::scoped(correlation.clone(), request_id_header, handled),
             exchange: Some(Exchange {
                 started,
                 method,
@@ -301,6 +307,7 @@ where
                 request_bytes,
                 span,
                 trace,
+                correlation,
             }),
             metrics: self.metrics.clone(),
             active: None,
@@ -325,12 +332,13 @@ fn server_span(method: &'static str, route: &'static str, uri: &Uri) -> tracing:
 }
 
 pin_project! {
-    /// The response future of [`Observe`]: the handler's, inside the server span, with the
-    /// telemetry of the exchange recorded before its first poll and when it completes.
-    /// Written out rather than an `async` block so no allocation is needed per request.
+    /// The response future of [`Observe`]: the handler's, inside the server span and the
+    /// request's correlation scope, with the telemetry of the exchange recorded before its
+    /// first poll and when it completes. Written out rather than an `async` block so no
+    /// allocation is needed per request.
     pub struct ObserveFuture<F> {
         #[pin]
-        handled: Instrumented<F>,
+        handled: Scoped<Instrumented<F>>,
         exchange: Option<Exchange>,
         metrics: Arc<Metrics>,
         // Counted in `http.server.active_requests` from the first poll until the response
@@ -380,17 +388,15 @@ struct Exchange {
     request_bytes: u64,
     span: tracing::Span,
     trace: Option<ServerTrace>,
+    correlation: Arc<Correlation>,
 }
 
 impl Exchange {
-    /// Before the handler runs (on the request's task, so the request id is in scope):
-    /// the trace ids for the logs, the active-requests gauge.
+    /// Before the handler runs: the request id on an exported span, the active-requests
+    /// gauge.
     fn begin(&self, metrics: &Metrics) -> ActiveRequest {
-        if let Some(trace) = self.trace {
-            if !self.span.is_disabled() {
-                record_request_id(&self.span);
-            }
-            request_id::set_trace(trace.ids);
+        if !self.span.is_disabled() {
+            record_request_id(&self.span, &self.correlation.request_id);
         }
         let gauge = metrics
             .http_active(usize::from(self.method.index), self.method.label)
@@ -409,6 +415,7 @@ impl Exchange {
             request_bytes,
             span,
             trace,
+            correlation,
         } = self;
         let elapsed = started.elapsed();
         let status = response.status().as_u16();
@@ -452,8 +459,8 @@ impl Exchange {
             request_bytes,
             response_bytes,
         };
-        if !logging::write_access_line(&line) {
-            log_access_event(&span, &line);
+        if !logging::write_access_line(&line, &correlation) {
+            log_access_event(&span, &line, correlation);
         }
         response
     }
@@ -467,10 +474,8 @@ impl Exchange {
 /// The request id on the exported server span.
 #[cold]
 #[inline(never)]
-fn record_request_id(span: &tracing::Span) {
-    if let Some(id) = request_id::current() {
-        span.record("request_id", id);
-    }
+fn record_request_id(span: &tracing::Span, request_id: &str) {
+    span.record("request_id", request_id);
 }
 
 /// The response's status on the exported server span.
@@ -485,23 +490,30 @@ fn record_response(span: &tracing::Span, status: u16) {
 }
 
 /// The access line as a tracing event, for when it is not written directly (pretty
-/// format; or the filter decides).
+/// format; or the filter decides). In the request's correlation scope, which its future
+/// has left by now.
 #[cold]
 #[inline(never)]
-fn log_access_event(span: &tracing::Span, line: &logging::AccessLine<'_>) {
-    span.in_scope(|| {
-        tracing::event!(
-            target: logging::ACCESS_TARGET,
-            tracing::Level::INFO,
-            http.request.method = line.method,
-            http.route = line.route,
-            url.path = line.path,
-            http.response.status_code = line.status,
-            duration_seconds = line.duration.as_secs_f64(),
-            http.request.body.size = line.request_bytes,
-            http.response.body.size = line.response_bytes,
-            "request completed"
-        );
+fn log_access_event(
+    span: &tracing::Span,
+    line: &logging::AccessLine<'_>,
+    correlation: Arc<Correlation>,
+) {
+    request_id::in_scope(correlation, || {
+        span.in_scope(|| {
+            tracing::event!(
+                target: logging::ACCESS_TARGET,
+                tracing::Level::INFO,
+                http.request.method = line.method,
+                http.route = line.route,
+                url.path = line.path,
+                http.response.status_code = line.status,
+                duration_seconds = line.duration.as_secs_f64(),
+                http.request.body.size = line.request_bytes,
+                http.response.body.size = line.response_bytes,
+                "request completed"
+            );
+        })
     });
 }
 

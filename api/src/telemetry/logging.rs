@@ -19,7 +19,7 @@ use tracing_subscriber::{
 };
 
 use super::log_writer::LogWriter;
-use crate::request_id;
+use crate::request_id::{self, Correlation};
 
 /// Writes `text` as the inside of a JSON string (RFC 8259 §7 escapes).
 fn write_escaped(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
@@ -205,30 +205,26 @@ fn write_tail(out: &mut impl fmt::Write, target: &str) -> fmt::Result {
     out.write_str(",\"target\":\"")?;
     write_escaped(out, target)?;
     out.write_char('"')?;
-    write_ids_and_end(out)
+    request_id::with_current(|correlation| write_ids(out, correlation)).unwrap_or(Ok(()))?;
+    out.write_str("}\n")
 }
 
-/// The request's ids when inside one, and the end of the line.
-fn write_ids_and_end(out: &mut impl fmt::Write) -> fmt::Result {
-    request_id::with_current(|correlation| {
-        // Not escaped: only `request_id::propagate` makes a `Correlation`, with a
-        // generated UUID or a caller's id that passed `is_acceptable`, whose characters
-        // need no JSON escape.
-        debug_assert!(!needs_escaping(&correlation.request_id));
-        out.write_str(",\"request_id\":\"")?;
-        out.write_str(&correlation.request_id)?;
+/// The request's ids.
+fn write_ids(out: &mut impl fmt::Write, correlation: &Correlation) -> fmt::Result {
+    // Not escaped: the id comes from `request_id::resolve`, a generated UUID or a
+    // caller's id that passed `is_acceptable`, whose characters need no JSON escape.
+    debug_assert!(!needs_escaping(&correlation.request_id));
+    out.write_str(",\"request_id\":\"")?;
+    out.write_str(&correlation.request_id)?;
+    out.write_char('"')?;
+    if let Some(ids) = correlation.trace() {
+        out.write_str(",\"trace_id\":\"")?;
+        out.write_str(ids.trace_id())?;
+        out.write_str("\",\"span_id\":\"")?;
+        out.write_str(ids.span_id())?;
         out.write_char('"')?;
-        if let Some(ids) = correlation.trace() {
-            out.write_str(",\"trace_id\":\"")?;
-            out.write_str(ids.trace_id())?;
-            out.write_str("\",\"span_id\":\"")?;
-            out.write_str(ids.span_id())?;
-            out.write_char('"')?;
-        }
-        Ok::<(), fmt::Error>(())
-    })
-    .unwrap_or(Ok(()))?;
-    out.write_str("}\n")
+    }
+    Ok(())
 }
 
 /// Where JSON access lines go directly: set when `LOG_FORMAT=json` and `RUST_LOG` lets
@@ -263,20 +259,24 @@ thread_local! {
 /// request. Same fields and layout as [`JsonLines`] gives the event. False when no
 /// line was written this way (pretty format, access lines filtered out, or no subscriber
 /// installed): the caller then logs the event, which the filter decides on.
-pub fn write_access_line(line: &AccessLine<'_>) -> bool {
+pub fn write_access_line(line: &AccessLine<'_>, correlation: &Correlation) -> bool {
     let Some(writer) = ACCESS_WRITER.get() else {
         return false;
     };
     LINE.with_borrow_mut(|out| {
         out.clear();
-        if format_access_line(out, line).is_ok() {
+        if format_access_line(out, line, correlation).is_ok() {
             writer.append(out.as_bytes());
         }
     });
     true
 }
 
-fn format_access_line(out: &mut String, line: &AccessLine<'_>) -> fmt::Result {
+fn format_access_line(
+    out: &mut String,
+    line: &AccessLine<'_>,
+    correlation: &Correlation,
+) -> fmt::Result {
     // Method and route are fixed label values (no character JSON escapes); numbers go
     // through `itoa` rather than `fmt`: this line is written for every request.
     debug_assert!(!needs_escaping(line.method) && !needs_escaping(line.route));
@@ -301,7 +301,9 @@ fn format_access_line(out: &mut String, line: &AccessLine<'_>) -> fmt::Result {
     out.push_str(",\"target\":\"");
     out.push_str(ACCESS_TARGET);
     out.push('"');
-    write_ids_and_end(out)
+    write_ids(out, correlation)?;
+    out.push_str("}\n");
+    Ok(())
 }
 
 /// Whether `text` holds a character [`write_escaped`] would escape. Most text does not;
@@ -351,6 +353,10 @@ mod tests {
                 request_bytes: 0,
                 response_bytes: 321,
             },
+            &Correlation::new(
+                "req-1".to_owned(),
+                Some(request_id::TraceIds::new([0xab; 16], [0xcd; 8])),
+            ),
         )
         .unwrap();
         assert!(
@@ -368,6 +374,9 @@ mod tests {
         assert_eq!(line["duration_seconds"], 2.003456);
         assert_eq!(line["http.request.body.size"], 0);
         assert_eq!(line["http.response.body.size"], 321);
+        assert_eq!(line["request_id"], "req-1");
+        assert_eq!(line["trace_id"], "ab".repeat(16));
+        assert_eq!(line["span_id"], "cd".repeat(8));
     }
 
     #[test]
