@@ -35,8 +35,9 @@ use tracing::{Instrument as _, field::Empty, instrument::Instrumented};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::{
+    http_series::Measurements,
     logging,
-    metrics::{HttpLabels, Metrics, TraceExemplar, UNMATCHED_ROUTE},
+    metrics::{HttpLabels, Metrics, UNMATCHED_ROUTE},
     traces,
 };
 use crate::request_id::{self, Correlation, Scoped, TraceIds};
@@ -433,16 +434,15 @@ impl Exchange {
             http_route: route.label,
             http_response_status_code: status,
         };
-        let exemplar = trace
-            .filter(|trace| trace.sampled)
-            .map(|trace| TraceExemplar(trace.ids));
-        metrics.with_http_series(series_key(method, route, status), &labels, |series| {
-            series
-                .duration
-                .observe(elapsed.as_secs_f64(), exemplar, None);
-            series.request_body_size.observe(request_bytes as f64);
-            series.response_body_size.observe(response_bytes as f64);
-        });
+        let measured = Measurements {
+            duration_seconds: elapsed.as_secs_f64(),
+            trace: trace.filter(|trace| trace.sampled).map(|trace| trace.ids),
+            request_bytes,
+            response_bytes,
+        };
+        metrics
+            .http
+            .observe(series_key(method, route, status), &labels, &measured);
 
         if let Some(trace) = trace {
             let (traceresponse, trace_id) = trace_headers(&trace.ids, trace.sampled);

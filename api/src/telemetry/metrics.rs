@@ -6,23 +6,18 @@
 //! `prometheus-client` crate rather than the OpenTelemetry Prometheus exporter because the
 //! latter cannot attach exemplars, and exemplars are how a latency panel links to the trace.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use prometheus_client::{
-    encoding::{EncodeLabelSet, EncodeLabelValue, LabelSetEncoder, LabelValueEncoder},
-    metrics::{
-        counter::Counter, exemplar::HistogramWithExemplars, family::Family, gauge::Gauge,
-        histogram::Histogram, info::Info,
-    },
+    encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram, info::Info},
     registry::{Registry, Unit},
 };
 
-use super::{exposition, process};
+use super::{exposition, http_series::HttpSeriesFamily, process};
 use crate::domain::TaskStatus;
-use crate::request_id::TraceIds;
 
 /// Bucket boundaries the HTTP semantic conventions advise for request duration (seconds).
 pub const HTTP_DURATION_BUCKETS: [f64; 14] = [
@@ -38,7 +33,7 @@ pub const BODY_SIZE_BUCKETS: [f64; 8] = [
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
 /// Labels of the HTTP server request metrics.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpLabels {
     pub http_request_method: &'static str,
     pub http_route: &'static str,
@@ -48,20 +43,6 @@ pub struct HttpLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MethodLabels {
     pub http_request_method: &'static str,
-}
-
-/// The exemplar of an observation: the trace that produced it (labels `trace_id`, `span_id`).
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub struct TraceExemplar(pub TraceIds);
-
-impl EncodeLabelSet for TraceExemplar {
-    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
-        [
-            ("trace_id", self.0.trace_id()),
-            ("span_id", self.0.span_id()),
-        ]
-        .encode(encoder)
-    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -112,11 +93,11 @@ struct BuildLabels {
 
 /// Metrics stay usable after a panic elsewhere poisoned a lock: the maps are only ever
 /// inserted into, so they are consistent.
-fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+pub(super) fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+pub(super) fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     lock.write()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -127,22 +108,11 @@ pub const METHOD_LABELS: usize = 10;
 /// The name of the (single) connection pool in `db_client_connection_pool_name`.
 pub const POOL_NAME: &str = "tasks";
 
-/// The HTTP series of one method, route and status, resolved from their families.
-#[derive(Clone)]
-pub struct HttpSeries {
-    pub duration: HistogramWithExemplars<TraceExemplar>,
-    pub request_body_size: Histogram,
-    pub response_body_size: Histogram,
-}
-
 /// Per-request handles, resolved once per label set: a `Family` lookup hashes every label
-/// string (SipHash) under a lock, and a request would do five of them. The caches hold
-/// handles to the same series the families expose. Keys are small integers the caller
-/// derives from the same labels (`series_key` in `telemetry::http`); the label sets are
-/// bounded, so the caches are too.
+/// string (SipHash) under a lock. The caches hold handles to the same series the families
+/// expose; the label sets are bounded, so the caches are too.
 #[derive(Default)]
 struct SeriesCache {
-    http: RwLock<HashMap<u32, HttpSeries, BuildHasherDefault<SeriesKeyHasher>>>,
     /// By method index (see `telemetry::http`), resolved on first use.
     http_active: [OnceLock<Gauge>; METHOD_LABELS],
     /// By operation name; a handful of operations, so a scan beats hashing the name.
@@ -151,10 +121,11 @@ struct SeriesCache {
     pool_wait: OnceLock<Histogram>,
 }
 
-/// Hashes the cache's small integer keys with one multiplication (Fibonacci hashing)
-/// instead of SipHash: the keys are ours, not an attacker's, and this runs per request.
+/// Hashes the small integer keys of the HTTP series with one multiplication (Fibonacci
+/// hashing) instead of SipHash: the keys are ours, not an attacker's, and this runs per
+/// request.
 #[derive(Default)]
-struct SeriesKeyHasher(u64);
+pub(super) struct SeriesKeyHasher(u64);
 
 impl Hasher for SeriesKeyHasher {
     fn finish(&self) -> u64 {
@@ -182,10 +153,9 @@ pub struct Metrics {
     registry: Registry,
     /// False when TELEMETRY_ENABLED=false: the store then skips its spans and histograms.
     pub recording: bool,
-    pub http_duration: Family<HttpLabels, HistogramWithExemplars<TraceExemplar>>,
+    /// Request duration (with exemplars) and body sizes.
+    pub http: HttpSeriesFamily,
     pub http_active: Family<MethodLabels, Gauge>,
-    pub http_request_body_size: Family<HttpLabels, Histogram>,
-    pub http_response_body_size: Family<HttpLabels, Histogram>,
     pub db_duration: Family<DbLabels, Histogram>,
     pub pool_connections: Family<PoolStateLabels, Gauge>,
     pub pool_max: Family<PoolLabels, Gauge>,
@@ -204,34 +174,6 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Runs `observe` on the HTTP series of `labels`; `key` must identify `labels` (equal
-    /// keys for equal label sets, distinct otherwise).
-    pub fn with_http_series(
-        &self,
-        key: u32,
-        labels: &HttpLabels,
-        observe: impl FnOnce(&HttpSeries),
-    ) {
-        if let Some(series) = read(&self.cache.http).get(&key) {
-            return observe(series);
-        }
-        observe(&self.cache_http_series(key, labels));
-    }
-
-    /// Resolves and caches the series of a label set seen for the first time. Cold and out
-    /// of line: it runs once per label set, and inlined it would sit on the request path.
-    #[cold]
-    #[inline(never)]
-    fn cache_http_series(&self, key: u32, labels: &HttpLabels) -> HttpSeries {
-        let series = HttpSeries {
-            duration: self.http_duration.get_or_create(labels).clone(),
-            request_body_size: self.http_request_body_size.get_or_create(labels).clone(),
-            response_body_size: self.http_response_body_size.get_or_create(labels).clone(),
-        };
-        write(&self.cache.http).insert(key, series.clone());
-        series
-    }
-
     /// The `http.server.active_requests` gauge of `method`, a fixed label value whose
     /// index in its set is `index` (below [`METHOD_LABELS`]).
     pub fn http_active(&self, index: usize, method: &'static str) -> &Gauge {
@@ -289,38 +231,11 @@ impl Metrics {
 
     pub fn new(recording: bool) -> Self {
         let mut registry = Registry::default();
-        let http_duration =
-            Family::<HttpLabels, HistogramWithExemplars<TraceExemplar>>::new_with_constructor(
-                || HistogramWithExemplars::new(HTTP_DURATION_BUCKETS.into_iter()),
-            );
-        registry.register_with_unit(
-            "http_server_request_duration",
-            "Duration of HTTP server requests",
-            Unit::Seconds,
-            http_duration.clone(),
-        );
         let http_active = Family::<MethodLabels, Gauge>::default();
         registry.register(
             "http_server_active_requests",
             "Number of active HTTP server requests",
             http_active.clone(),
-        );
-        let body_histogram = || Histogram::new(BODY_SIZE_BUCKETS);
-        let http_request_body_size =
-            Family::<HttpLabels, Histogram>::new_with_constructor(body_histogram);
-        registry.register_with_unit(
-            "http_server_request_body_size",
-            "Size of HTTP server request bodies",
-            Unit::Bytes,
-            http_request_body_size.clone(),
-        );
-        let http_response_body_size =
-            Family::<HttpLabels, Histogram>::new_with_constructor(body_histogram);
-        registry.register_with_unit(
-            "http_server_response_body_size",
-            "Size of HTTP server response bodies",
-            Unit::Bytes,
-            http_response_body_size.clone(),
         );
         let db_duration = Family::<DbLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(DB_DURATION_BUCKETS)
@@ -390,10 +305,8 @@ impl Metrics {
             cache: SeriesCache::default(),
             registry,
             recording,
-            http_duration,
+            http: HttpSeriesFamily::default(),
             http_active,
-            http_request_body_size,
-            http_response_body_size,
             db_duration,
             pool_connections,
             pool_max,
@@ -425,7 +338,12 @@ impl Metrics {
     pub fn encode(&self, openmetrics: bool) -> String {
         self.process.refresh();
         let mut text = String::with_capacity(16 * 1024);
-        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+        self.http
+            .encode(&mut text)
+            .and_then(|()| {
+                prometheus_client::encoding::text::encode_registry(&mut text, &self.registry)
+            })
+            .and_then(|()| prometheus_client::encoding::text::encode_eof(&mut text))
             .expect("writing to a String never fails");
         if openmetrics {
             text
@@ -438,6 +356,17 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request_id::TraceIds;
+    use crate::telemetry::http_series::Measurements;
+
+    fn measured(trace: Option<TraceIds>) -> Measurements {
+        Measurements {
+            duration_seconds: 0.02,
+            trace,
+            request_bytes: 0,
+            response_bytes: 10,
+        }
+    }
 
     #[test]
     fn cached_series_stay_apart() {
@@ -456,9 +385,7 @@ mod tests {
             http_response_status_code: status,
         };
         for (key, status) in [(1, 200), (2, 404), (1, 200)] {
-            metrics.with_http_series(key, &http(status), |series| {
-                series.response_body_size.observe(10.0)
-            });
+            metrics.http.observe(key, &http(status), &measured(None));
         }
         let text = metrics.encode(false);
         let count = |series: &str| {
@@ -492,14 +419,11 @@ mod tests {
             http_route: "/api/v1/tasks",
             http_response_status_code: 200,
         };
-        metrics.http_duration.get_or_create(&labels).observe(
-            0.02,
-            Some(TraceExemplar(TraceIds::new(
-                0x0af7651916cd43dd8448eb211c80319c_u128.to_be_bytes(),
-                0xb7ad6b7169203331_u64.to_be_bytes(),
-            ))),
-            None,
+        let trace = TraceIds::new(
+            0x0af7651916cd43dd8448eb211c80319c_u128.to_be_bytes(),
+            0xb7ad6b7169203331_u64.to_be_bytes(),
         );
+        metrics.http.observe(1, &labels, &measured(Some(trace)));
         metrics.set_tasks_by_status(&[(TaskStatus::Done, 3)]);
         let openmetrics = metrics.encode(true);
         assert!(

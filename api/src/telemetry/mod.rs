@@ -3,6 +3,7 @@
 
 pub mod exposition;
 pub mod http;
+pub mod http_series;
 pub mod log_writer;
 pub mod logging;
 pub mod metrics;
