@@ -150,17 +150,13 @@ impl HttpSeriesFamily {
             .map(|series| (series.labels.clone(), *series.observations()))
             .collect();
         // A stable order, so consecutive scrapes read alike.
-        series.sort_by(|(a, _), (b, _)| {
-            (
-                a.http_route,
-                a.http_request_method,
-                a.http_response_status_code,
-            )
-                .cmp(&(
-                    b.http_route,
-                    b.http_request_method,
-                    b.http_response_status_code,
-                ))
+        series.sort_by_key(|(labels, _)| {
+            let HttpLabels {
+                http_request_method,
+                http_route,
+                http_response_status_code,
+            } = *labels;
+            (http_route, http_request_method, http_response_status_code)
         });
         let histogram =
             |out: &mut String, name: &str, help: &str, unit: &str, bounds: &[f64], pick: Pick| {
