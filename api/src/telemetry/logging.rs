@@ -2,8 +2,10 @@
 //! the event's fields, and — on every line emitted inside a request — the request's
 //! `request_id`, `trace_id` and `span_id`, so Loki can jump from a trace to its lines.
 //!
-//! The ids come from the request's task-local [`Correlation`](crate::request_id::Correlation),
-//! not from tracing spans: logs stay correlated without paying for spans per request.
+//! The ids come from the request's [`Correlation`](crate::request_id::Correlation), not from
+//! tracing spans, so logs stay correlated without paying for spans per request: events
+//! read it from the request's task-local, and the telemetry layer hands it to the access
+//! line, which is written after the request's future has left its scope.
 
 use std::cell::{Cell, RefCell};
 use std::fmt::{self, Write as _};
