@@ -307,7 +307,7 @@ where
                 uri,
                 request_bytes,
                 span,
-                trace,
+                sampled: trace.is_some_and(|trace| trace.sampled),
                 correlation,
             }),
             metrics: self.metrics.clone(),
@@ -388,7 +388,8 @@ struct Exchange {
     uri: Uri,
     request_bytes: u64,
     span: tracing::Span,
-    trace: Option<ServerTrace>,
+    /// Whether the trace in `correlation` (if any) was sampled: only then is it an exemplar.
+    sampled: bool,
     correlation: Arc<Correlation>,
 }
 
@@ -415,7 +416,7 @@ impl Exchange {
             uri,
             request_bytes,
             span,
-            trace,
+            sampled,
             correlation,
         } = self;
         let elapsed = started.elapsed();
@@ -436,7 +437,7 @@ impl Exchange {
         };
         let measured = Measurements {
             duration_seconds: elapsed.as_secs_f64(),
-            trace: trace.filter(|trace| trace.sampled).map(|trace| trace.ids),
+            trace: correlation.trace().filter(|_| sampled).copied(),
             request_bytes,
             response_bytes,
         };
@@ -444,8 +445,8 @@ impl Exchange {
             .http
             .observe(series_key(method, route, status), &labels, &measured);
 
-        if let Some(trace) = trace {
-            let (traceresponse, trace_id) = trace_headers(&trace.ids, trace.sampled);
+        if let Some(ids) = correlation.trace() {
+            let (traceresponse, trace_id) = trace_headers(ids, sampled);
             let headers = response.headers_mut();
             headers.insert(TRACERESPONSE.clone(), traceresponse);
             headers.insert(X_TRACE_ID.clone(), trace_id);
