@@ -1,0 +1,161 @@
+// The request mix of the load, stress, soak and spike suites: one request per iteration,
+// so an arrival rate in iterations/s is a rate in requests/s. Many owners, each with a
+// token of its own; reads dominate, as they do in production.
+//
+// Each virtual user remembers the tasks it created (with their ETags) and only ever
+// changes those, so no two users race on one task: a 412 would be a bug, not contention.
+// Tasks seeded in setup() are only read.
+import http from 'k6/http';
+import { mintToken } from './auth.js';
+import {
+  PRIORITIES,
+  SORTS,
+  STATUSES,
+  createTask,
+  deleteTask,
+  getTask,
+  listTasks,
+  session,
+  updateTask,
+} from './tasks.js';
+
+const owners = Number(__ENV.OWNERS || 50);
+const seedPerOwner = Number(__ENV.SEED_PER_OWNER || 10);
+const tokenLifetime = Number(__ENV.TOKEN_LIFETIME_SECONDS || 86400);
+// A pool this large per owner turns creates into deletes, so the table grows only by the
+// tasks marked done.
+const poolLimit = 20;
+
+const sessions = Array.from({ length: owners }, (_, i) => session(`load-owner-${i}`, mintToken(`load-owner-${i}`, tokenLifetime)));
+
+/** Operation weights (percent of requests). */
+export const WEIGHTS = [
+  ['get', 35],
+  ['list', 22],
+  ['list_next_page', 8],
+  ['create', 15],
+  ['update', 10],
+  ['complete', 5],
+  ['delete', 5],
+];
+const totalWeight = WEIGHTS.reduce((sum, [, weight]) => sum + weight, 0);
+
+const pick = (items) => items[Math.floor(Math.random() * items.length)];
+
+function pickOperation() {
+  let roll = Math.random() * totalWeight;
+  for (const [operation, weight] of WEIGHTS) {
+    roll -= weight;
+    if (roll < 0) {
+      return operation;
+    }
+  }
+  return WEIGHTS[0][0];
+}
+
+function newTask(owner) {
+  const fields = { title: `${owner} task ${Math.random().toString(36).slice(2, 10)}`, priority: pick(PRIORITIES) };
+  if (Math.random() < 0.5) {
+    fields.due_at = new Date(Date.now() + Math.floor(Math.random() * 30 * 86400) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+  }
+  if (Math.random() < 0.2) {
+    fields.description = 'x'.repeat(Math.floor(Math.random() * 500));
+  }
+  return fields;
+}
+
+/** setup(): SEED_PER_OWNER tasks for every owner, in parallel batches; returns their ids. */
+export function seed() {
+  const seeded = [];
+  for (let i = 0; i < owners; i++) {
+    const requests = Array.from({ length: seedPerOwner }, () => ({
+      method: 'POST',
+      url: `${__ENV.BASE_URL.replace(/\/$/, '')}/api/v1/tasks`,
+      body: JSON.stringify({ ...newTask(sessions[i].owner), status: pick(STATUSES) }),
+      params: { headers: sessions[i].headers, tags: { name: 'seed', slo_group: 'setup' } },
+    }));
+    const responses = http.batch(requests);
+    const ids = responses.filter((r) => r.status === 201).map((r) => r.json('id'));
+    if (ids.length !== seedPerOwner) {
+      throw new Error(`seeding owner ${i}: ${ids.length} of ${seedPerOwner} tasks created (status ${responses[0].status})`);
+    }
+    seeded.push(ids);
+  }
+  return { seeded };
+}
+
+// Per virtual user: owner index -> tasks this user created; and the last page's cursor.
+const pools = {};
+const cursors = {};
+
+function listQuery() {
+  const query = { sort: pick(SORTS), limit: pick([10, 20, 50]) };
+  if (Math.random() < 0.5) {
+    query.status = pick(STATUSES);
+  }
+  if (Math.random() < 0.3) {
+    query.priority = pick(PRIORITIES);
+  }
+  return query;
+}
+
+/** One request of the mix, for a random owner. */
+export function mixIteration(data, tags = {}) {
+  const index = Math.floor(Math.random() * owners);
+  const s = sessions[index];
+  const pool = (pools[index] ??= []);
+  let operation = pickOperation();
+  if (['update', 'complete', 'delete'].includes(operation) && pool.length === 0) {
+    operation = 'create';
+  }
+  if (operation === 'create' && pool.length >= poolLimit) {
+    operation = 'delete';
+  }
+  switch (operation) {
+    case 'get': {
+      const seeded = data.seeded[index];
+      const own = pool.length > 0 && Math.random() < 0.5;
+      getTask(s, own ? pick(pool) : { id: pick(seeded) }, { tags });
+      break;
+    }
+    case 'list': {
+      const query = listQuery();
+      const page = listTasks(s, query, tags);
+      cursors[index] = page && page.next ? { ...query, cursor: page.next } : undefined;
+      break;
+    }
+    case 'list_next_page': {
+      const query = cursors[index] ?? listQuery();
+      const page = listTasks(s, query, tags);
+      cursors[index] = page && page.next ? { ...query, cursor: page.next } : undefined;
+      break;
+    }
+    case 'create': {
+      const created = createTask(s, newTask(s.owner), tags);
+      if (created) {
+        pool.push(created);
+      }
+      break;
+    }
+    case 'update':
+    case 'complete': {
+      const position = Math.floor(Math.random() * pool.length);
+      const fields = operation === 'complete' ? { status: 'done' } : { title: `${s.owner} edited`, priority: pick(PRIORITIES) };
+      const updated = updateTask(s, pool[position], fields, tags);
+      // A task whose update failed may or may not have changed (a timeout can come after
+      // the commit): its ETag is unknown, so it leaves the pool rather than cause a 412.
+      if (updated && operation === 'update') {
+        pool[position] = updated;
+      } else {
+        pool.splice(position, 1);
+      }
+      break;
+    }
+    case 'delete': {
+      const position = Math.floor(Math.random() * pool.length);
+      deleteTask(s, pool[position], tags);
+      pool.splice(position, 1);
+      break;
+    }
+  }
+}

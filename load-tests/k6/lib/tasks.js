@@ -1,0 +1,157 @@
+// The task API as a client uses it (docs/api.md): every call is tagged with its route
+// template (bounded, unlike the URL) and the SLO group that route belongs to, and checks
+// the status and body a correct server gives. Answers in 5xx, and requests with no answer,
+// are not checked: they are what `http_req_failed` and the SLO count.
+import http from 'k6/http';
+import { check } from 'k6';
+import { sloGroupOf } from './slo.js';
+
+const baseUrl = (__ENV.BASE_URL || '').replace(/\/$/, '');
+if (!baseUrl) {
+  throw new Error('BASE_URL is not set: the task API to test, e.g. http://127.0.0.1:8080');
+}
+
+// Only server errors and requests without an answer fail: a 404 or 412 is the API
+// answering correctly, and the checks below say whether it was the expected one.
+http.setResponseCallback(http.expectedStatuses({ min: 100, max: 499 }));
+
+const COLLECTION = '/api/v1/tasks';
+const ITEM = '/api/v1/tasks/{id}';
+export const STATUSES = ['todo', 'in_progress', 'done'];
+export const PRIORITIES = ['low', 'medium', 'high'];
+export const SORTS = ['created_at', '-created_at', 'due_at', '-due_at'];
+
+/** A client acting for one owner. */
+export function session(owner, token) {
+  return { owner, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' } };
+}
+
+function params(s, method, route, extraHeaders = {}, extraTags = {}) {
+  return {
+    headers: { ...s.headers, ...extraHeaders },
+    tags: { name: `${method} ${route}`, route, slo_group: sloGroupOf(`${method} ${route}`), ...extraTags },
+  };
+}
+
+function answered(res) {
+  return res.status > 0 && res.status < 500;
+}
+
+function body(res) {
+  try {
+    return res.json();
+  } catch (_) {
+    return null;
+  }
+}
+
+function etagOf(task) {
+  return `"${task.version}"`;
+}
+
+/** POSTs a task; returns `{id, etag, task}` or null. */
+export function createTask(s, fields, tags = {}) {
+  const res = http.post(`${baseUrl}${COLLECTION}`, JSON.stringify(fields), params(s, 'POST', COLLECTION, {}, tags));
+  if (!answered(res)) {
+    return null;
+  }
+  const task = body(res);
+  const ok = check(res, {
+    'create: 201': (r) => r.status === 201,
+    'create: Location names the task': (r) => task !== null && (r.headers.Location || '').endsWith(`/tasks/${task.id}`),
+    'create: ETag is the version': (r) => task !== null && r.headers.Etag === etagOf(task),
+    'create: body echoes the title': () => task !== null && task.title === fields.title && task.status === (fields.status || 'todo'),
+  });
+  return ok ? { id: task.id, etag: etagOf(task), task } : null;
+}
+
+/** GETs a task that must exist; with `ifNoneMatch` a 304 is the expected answer. */
+export function getTask(s, ref, { ifNoneMatch = false, tags = {} } = {}) {
+  const headers = ifNoneMatch ? { 'If-None-Match': ref.etag } : {};
+  const res = http.get(`${baseUrl}${COLLECTION}/${ref.id}`, params(s, 'GET', ITEM, headers, tags));
+  if (!answered(res)) {
+    return null;
+  }
+  if (ifNoneMatch) {
+    check(res, { 'get: 304 on a matching If-None-Match': (r) => r.status === 304 });
+    return null;
+  }
+  const task = body(res);
+  check(res, {
+    'get: 200': (r) => r.status === 200,
+    'get: the task asked for': () => task !== null && task.id === ref.id,
+    'get: ETag is the version': (r) => task !== null && r.headers.Etag === etagOf(task),
+  });
+  return task;
+}
+
+/** GETs a task that must answer 404 (deleted, or another owner's). */
+export function getMissingTask(s, id, tags = {}) {
+  const res = http.get(`${baseUrl}${COLLECTION}/${id}`, params(s, 'GET', ITEM, {}, tags));
+  if (answered(res)) {
+    check(res, { 'get: 404 for a deleted or foreign task': (r) => r.status === 404 });
+  }
+}
+
+/** GETs one page; every item must match the filters. Returns the page or null. */
+export function listTasks(s, query, tags = {}) {
+  const search = Object.entries(query)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => `${key}=${encodeURIComponent(value)}`)
+    .join('&');
+  const res = http.get(`${baseUrl}${COLLECTION}?${search}`, params(s, 'GET', COLLECTION, {}, tags));
+  if (!answered(res)) {
+    return null;
+  }
+  const page = body(res);
+  const items = page !== null && Array.isArray(page.items) ? page.items : null;
+  const ok = check(res, {
+    'list: 200': (r) => r.status === 200,
+    'list: at most limit items': () => items !== null && items.length <= (query.limit || 20),
+    'list: items match the filters': () =>
+      items !== null &&
+      items.every((t) => (!query.status || t.status === query.status) && (!query.priority || t.priority === query.priority)),
+    'list: next is a cursor, or null on the last page': () => page !== null && (page.next == null || typeof page.next === 'string'),
+  });
+  return ok ? page : null;
+}
+
+/** PATCHes with If-Match; returns the updated ref, or null. */
+export function updateTask(s, ref, fields, tags = {}) {
+  const res = http.patch(
+    `${baseUrl}${COLLECTION}/${ref.id}`,
+    JSON.stringify(fields),
+    params(s, 'PATCH', ITEM, { 'If-Match': ref.etag }, tags),
+  );
+  if (!answered(res)) {
+    return null;
+  }
+  const task = body(res);
+  const ok = check(res, {
+    'update: 200': (r) => r.status === 200,
+    'update: fields applied': () => task !== null && Object.entries(fields).every(([key, value]) => task[key] === value),
+    'update: new ETag': (r) => task !== null && r.headers.Etag === etagOf(task) && r.headers.Etag !== ref.etag,
+  });
+  return ok ? { id: ref.id, etag: etagOf(task), task } : null;
+}
+
+/** PATCHes with an ETag that is no longer current: 412, nothing written. */
+export function updateStale(s, ref, staleEtag, tags = {}) {
+  const res = http.patch(
+    `${baseUrl}${COLLECTION}/${ref.id}`,
+    JSON.stringify({ title: 'lost update' }),
+    params(s, 'PATCH', ITEM, { 'If-Match': staleEtag }, tags),
+  );
+  if (answered(res)) {
+    check(res, { 'update: 412 on a stale If-Match': (r) => r.status === 412 });
+  }
+}
+
+/** DELETEs with If-Match; true when the task is gone. */
+export function deleteTask(s, ref, tags = {}) {
+  const res = http.del(`${baseUrl}${COLLECTION}/${ref.id}`, null, params(s, 'DELETE', ITEM, { 'If-Match': ref.etag }, tags));
+  if (!answered(res)) {
+    return false;
+  }
+  return check(res, { 'delete: 204': (r) => r.status === 204 });
+}

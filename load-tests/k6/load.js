@@ -1,0 +1,36 @@
+// Load: the production mix (lib/mix.js) at a constant arrival rate, sent on schedule
+// whatever the latency (open loop), under the SLO thresholds.
+//
+// Environment: BASE_URL, JWT_SECRET; RATE (requests/s, 2000), DURATION (60s), OWNERS (50),
+// SEED_PER_OWNER (10), PRE_VUS (100), MAX_VUS (1000).
+import { mixIteration, seed } from './lib/mix.js';
+import { gateThresholds } from './lib/slo.js';
+import { TREND_STATS, displayThresholds, summarize } from './lib/summary.js';
+
+export const options = {
+  setupTimeout: '5m',
+  scenarios: {
+    load: {
+      executor: 'constant-arrival-rate',
+      rate: Number(__ENV.RATE || 2000),
+      timeUnit: '1s',
+      duration: __ENV.DURATION || '60s',
+      preAllocatedVUs: Number(__ENV.PRE_VUS || 100),
+      maxVUs: Number(__ENV.MAX_VUS || 1000),
+    },
+  },
+  thresholds: { ...displayThresholds(), ...gateThresholds({ checks: ['rate==1'] }) },
+  summaryTrendStats: TREND_STATS,
+};
+
+export function setup() {
+  return seed();
+}
+
+export default function (data) {
+  mixIteration(data);
+}
+
+export function handleSummary(data) {
+  return summarize(data, `load at ${options.scenarios.load.rate}/s`);
+}
