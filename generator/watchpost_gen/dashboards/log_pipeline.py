@@ -1,0 +1,116 @@
+"""Log pipeline: the agent's own telemetry (docs/logs.md, docs/agent.md): lines read and
+shipped, lag, retries, drops, sink requests (Loki and CloudWatch), targets scraped.
+"""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard as dash
+
+from .. import links
+from .common import datasource_variable, new_dashboard, promql, query_variable, runbook_link, stat_panel
+from .common import timeseries_panel
+
+UID = "watchpost-log-pipeline"
+
+AGENTS_UP = 1
+LINES = 2
+LAG_BYTES = 3
+LAG_SECONDS = 4
+RETRIES = 5
+DROPS = 6
+SINK_REQUESTS = 7
+FILES_WATCHED = 8
+QUEUE = 9
+SCRAPE_ERRORS = 10
+
+_SEL = 'job=~"$job", instance=~"$instance"'
+
+
+def build() -> dash.Dashboard:
+    board = (
+        new_dashboard(
+            UID,
+            "Node agent / Log pipeline",
+            "What the node agent reads from pod logs and ships to Loki, what it pushes to CloudWatch, "
+            "and where it retries or drops.",
+        )
+        .with_variable(datasource_variable("prometheus"))
+        .with_variable(query_variable("job", "Job", "label_values(node_agent_build_info, job)"))
+        .with_variable(query_variable("instance", "Instance", 'label_values(node_agent_build_info{job=~"$job"}, instance)'))
+        .link(runbook_link("Runbooks", f"{links.repository()}/tree/main/docs/runbooks"))
+    )
+    panels = [
+        stat_panel(
+            AGENTS_UP, "Agents up",
+            "Agents Prometheus scraped successfully, out of those it knows.",
+            "short",
+            [promql(f"sum(up{{{_SEL}}})", "up"), promql(f"count(up{{{_SEL}}})", "known")],
+            width=4, height=8,
+        ),
+        timeseries_panel(
+            LINES, "Lines read and shipped",
+            "Log lines per second read from files and acknowledged by Loki; a gap that persists is lag.",
+            "short",
+            [
+                promql(f"sum by (instance) (rate(node_agent_logs_read_lines_total{{{_SEL}}}[$__rate_interval]))", "{{instance}} read"),
+                promql(f'sum by (instance) (rate(node_agent_sink_sent_events_total{{{_SEL}, sink="loki"}}[$__rate_interval]))', "{{instance}} shipped"),
+            ],
+            width=10, height=8,
+        ),
+        timeseries_panel(
+            LAG_BYTES, "Lag (bytes not yet in Loki)",
+            "Bytes in watched files not yet acknowledged by Loki; growing means shipping is slower than writing.",
+            "bytes",
+            [promql(f"node_agent_logs_lag_bytes{{{_SEL}}}", "{{instance}}")],
+            width=10, height=8,
+        ),
+        timeseries_panel(
+            LAG_SECONDS, "Lag (age of newest acknowledged line)",
+            "While lagging: how old the newest line Loki acknowledged is; 0 when caught up.",
+            "s",
+            [promql(f"node_agent_logs_lag_seconds{{{_SEL}}}", "{{instance}}")],
+            width=8,
+        ),
+        timeseries_panel(
+            RETRIES, "Sink retries",
+            "Failed attempts that are retried (429, 5xx, timeouts, connection errors) per second, by sink.",
+            "short",
+            [promql(f"sum by (instance, sink) (rate(node_agent_sink_retries_total{{{_SEL}}}[$__rate_interval]))", "{{instance}} {{sink}}")],
+            width=8,
+        ),
+        timeseries_panel(
+            DROPS, "Events dropped",
+            "Lines or datums given up per second by sink and reason (rejected 4xx, queue_full, shutdown), "
+            "and batches refused by a full pipeline channel. Anything above 0 is lost data.",
+            "short",
+            [
+                promql(f"sum by (instance, sink, reason) (rate(node_agent_sink_dropped_events_total{{{_SEL}}}[$__rate_interval]))", "{{instance}} {{sink}} {{reason}}", "A"),
+                promql(f"sum by (instance, source) (rate(node_agent_pipeline_dropped_batches_total{{{_SEL}}}[$__rate_interval]))", "{{instance}} {{source}} batches", "B"),
+            ],
+            width=8,
+        ),
+        timeseries_panel(
+            SINK_REQUESTS, "Sink requests by outcome",
+            "Finished requests per second by sink (loki, cloudwatch) and outcome (success, rejected).",
+            "reqps",
+            [promql(f"sum by (sink, outcome) (rate(node_agent_sink_requests_total{{{_SEL}}}[$__rate_interval]))", "{{sink}} {{outcome}}")],
+            width=8,
+        ),
+        timeseries_panel(
+            FILES_WATCHED, "Files watched",
+            "Open log files per agent, draining ones included.",
+            "short",
+            [promql(f"node_agent_logs_files_watched{{{_SEL}}}", "{{instance}}")],
+            width=8,
+        ),
+        timeseries_panel(
+            QUEUE, "Sink queue",
+            "Requests waiting or in flight per sink; at capacity the oldest is dropped (queue_full).",
+            "short",
+            [promql(f"node_agent_sink_queue_requests{{{_SEL}}}", "{{instance}} {{sink}}")],
+            width=8,
+        ),
+    ]
+    for panel in panels:
+        board = board.with_panel(panel)
+    return board
