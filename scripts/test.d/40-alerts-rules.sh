@@ -21,3 +21,9 @@ log "promtool check rules --lint=all --lint-fatal"
 
 log "amtool check-config alerts/alertmanager.yml"
 "$amtool" check-config alerts/alertmanager.yml
+
+log "promtool test rules alerts/tests/*.test.yaml"
+"$promtool" test rules alerts/tests/*.test.yaml
+
+log "amtool: every severity and inhibition routes as intended"
+"$TOOLS_DIR/generator/bin/python" generator/tests/alertmanager_routes.py "$amtool" alerts/alertmanager.yml
