@@ -27,3 +27,6 @@ log "promtool test rules alerts/tests/*.test.yaml"
 
 log "amtool: every severity and inhibition routes as intended"
 "$TOOLS_DIR/generator/bin/python" generator/tests/alertmanager_routes.py "$amtool" alerts/alertmanager.yml
+
+log "every alert's runbook_url and dashboard_url resolve; every runbook is linked"
+"$TOOLS_DIR/generator/bin/python" generator/tests/links.py
