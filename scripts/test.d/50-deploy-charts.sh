@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The Helm charts (charts/): rendered by Helm's own engine (helm-python-sdk, no helm binary
+# needed), `helm lint`, values schemas, every built-in object validated strictly against the
+# Kubernetes 1.29 and 1.31 schemas (kubernetes-validate), every rendered node-agent config
+# accepted by the real `node-agent --check-config`, observability objects in sync with
+# alerts/ and dashboards/. Needs the debug build of node-agent (scripts/test builds it).
+set -euo pipefail
+source "$(dirname "$0")/../lib/tools.sh"
+cd "$WATCHPOST_ROOT"
+
+venv_install chart-tests helm-python-sdk==0.2.2 pyyaml pytest
+venv_install kubernetes-validate kubernetes-validate
+
+export KUBERNETES_VALIDATE="$TOOLS_DIR/kubernetes-validate/bin/kubernetes-validate"
+export NODE_AGENT_BIN="${CARGO_TARGET_DIR:-$WATCHPOST_ROOT/target}/debug/node-agent"
+log "chart tests (Helm engine, kubernetes-validate 1.29/1.31, node-agent --check-config)"
+PYTHONDONTWRITEBYTECODE=1 "$TOOLS_DIR/chart-tests/bin/python" -m pytest -q -p no:cacheprovider charts/tests
