@@ -55,7 +55,9 @@ def render(chart: str, values: dict | None = None, *, release: str = "watchpost"
     with helm_python.Chart.load(CHARTS / chart) as loaded:
         manifests = loaded.render(values or {}, name=release, namespace=namespace, is_install=True)
     objects = []
-    for text in manifests.values():
+    for path, text in manifests.items():
+        if path.endswith("NOTES.txt"):
+            continue
         objects.extend(doc for doc in yaml.safe_load_all(text) if doc)
     return Rendered(objects)
 

@@ -372,3 +372,18 @@ def test_the_node_agent_accepts_every_rendered_configuration(rendered):
             assert result.returncode == 0, f"{scenario}: {result.stderr}"
             checked += 1
     assert checked == 4
+
+
+@pytest.mark.parametrize("chart", ["task-api", "node-agent"])
+def test_readme_lists_every_value(chart):
+    import make_readme
+
+    assert (CHARTS / chart / "README.md").read_text() == make_readme.updated_readme(chart), "run charts/tests/make_readme.py"
+
+
+def test_notes_warn_about_development_mode_only_outside_production():
+    with helm_python.Chart.load(CHARTS / "task-api") as chart:
+        development = chart.render({}, name="w", namespace="w")["task-api/templates/NOTES.txt"]
+        production = chart.render(values_files("task-api", *PRODUCTION), name="w", namespace="w")["task-api/templates/NOTES.txt"]
+    assert "single-owner" in development and "own SQLite" in development
+    assert "WARNING" not in production
