@@ -6,6 +6,8 @@
 
 use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
+use crate::fault::{Fault, FaultField};
+
 /// One environment variable the service reads.
 pub struct Setting {
     pub name: &'static str,
@@ -116,6 +118,21 @@ pub const SETTINGS: &[Setting] = &[
         help: "How often the task_api_tasks{status} gauge is refreshed from the database.",
     },
     Setting {
+        name: "FAULT_INJECTION_ENABLED",
+        default: Some("false"),
+        help: "TESTS ONLY: true lets the admin listener's /fault make /api/v1/* fail (500) or slow on purpose.",
+    },
+    Setting {
+        name: "FAULT_ERROR_RATIO",
+        default: Some("0"),
+        help: "With fault injection on: share of API requests answered with an injected 500 at start, 0 to 1.",
+    },
+    Setting {
+        name: "FAULT_LATENCY_SECONDS",
+        default: Some("0"),
+        help: "With fault injection on: seconds added to every API request at start, 0 to 60.",
+    },
+    Setting {
         name: "OTEL_EXPORTER_OTLP_ENDPOINT",
         default: None,
         help: "OTLP/HTTP collector, e.g. http://otel-collector:4318; traces are exported only when set.",
@@ -154,6 +171,8 @@ pub struct Settings {
     pub log: LogSettings,
     pub tasks_gauge_interval: Duration,
     pub telemetry_enabled: bool,
+    /// `Some` (the starting fault) only when fault injection is enabled.
+    pub fault_injection: Option<Fault>,
 }
 
 #[derive(Debug, Clone)]
@@ -425,6 +444,7 @@ impl Settings {
                 filter: source.required("RUST_LOG"),
             },
             telemetry_enabled: source.boolean("TELEMETRY_ENABLED")?,
+            fault_injection: fault_injection(&source)?,
             tasks_gauge_interval: match source.duration("TASKS_GAUGE_INTERVAL")? {
                 interval if interval.is_zero() => {
                     return Err(ConfigError::new(
@@ -456,6 +476,27 @@ impl Settings {
         }
         text
     }
+}
+
+/// The starting fault; the FAULT_* values are not even read unless injection is enabled.
+fn fault_injection<F: Fn(&str) -> Option<String>>(
+    source: &Source<F>,
+) -> Result<Option<Fault>, ConfigError> {
+    if !source.boolean("FAULT_INJECTION_ENABLED")? {
+        return Ok(None);
+    }
+    let error_ratio = source.parse("FAULT_ERROR_RATIO", "a number from 0 to 1")?;
+    let latency_seconds =
+        source.parse("FAULT_LATENCY_SECONDS", "a number of seconds from 0 to 60")?;
+    Fault::new(error_ratio, latency_seconds)
+        .map(Some)
+        .map_err(|error| {
+            let variable = match error.field {
+                FaultField::ErrorRatio => "FAULT_ERROR_RATIO",
+                FaultField::LatencySeconds => "FAULT_LATENCY_SECONDS",
+            };
+            ConfigError::new(variable, &source.required(variable), error.reason)
+        })
 }
 
 fn auth_settings<F: Fn(&str) -> Option<String>>(
@@ -581,6 +622,29 @@ mod tests {
         let err = settings(&[("AUTH_JWT_SECRET", "short")]).unwrap_err();
         assert_eq!(err.variable, "AUTH_JWT_SECRET");
         assert!(!err.to_string().contains("short\""), "{err}");
+    }
+
+    #[test]
+    fn fault_injection_is_off_unless_enabled_and_then_validated() {
+        let off = settings(&[("FAULT_ERROR_RATIO", "7")]).unwrap();
+        assert_eq!(off.fault_injection, None, "ignored while disabled");
+        let on = settings(&[
+            ("FAULT_INJECTION_ENABLED", "true"),
+            ("FAULT_ERROR_RATIO", "0.25"),
+            ("FAULT_LATENCY_SECONDS", "1.5"),
+        ])
+        .unwrap();
+        assert_eq!(on.fault_injection, Some(Fault::new(0.25, 1.5).unwrap()));
+        for (variable, value) in [
+            ("FAULT_ERROR_RATIO", "1.1"),
+            ("FAULT_ERROR_RATIO", "often"),
+            ("FAULT_LATENCY_SECONDS", "61"),
+            ("FAULT_LATENCY_SECONDS", "-1"),
+        ] {
+            let err =
+                settings(&[("FAULT_INJECTION_ENABLED", "true"), (variable, value)]).unwrap_err();
+            assert_eq!(err.variable, variable, "{err}");
+        }
     }
 
     #[test]

@@ -65,6 +65,10 @@ pub enum ApiError {
     Timeout,
     #[error("the service is shutting down or not ready")]
     NotReady,
+    #[error("fault injected on purpose")]
+    InjectedFault,
+    #[error("the fault is invalid")]
+    InvalidFault(Vec<FieldError>),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -165,6 +169,14 @@ impl ApiError {
                     "Database unavailable",
                 )
             },
+            ApiError::InjectedFault => kind(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "injected-fault",
+                "Injected fault (fault injection is on)",
+            ),
+            ApiError::InvalidFault(_) => {
+                kind(StatusCode::BAD_REQUEST, "invalid-fault", "Invalid fault")
+            }
             ApiError::Store(_) | ApiError::Internal(_) => kind(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -184,7 +196,9 @@ impl ApiError {
                 format!("Expected Content-Type application/json, got {got}.")
             }
             ApiError::PayloadTooLarge => "The request body exceeds the configured limit.".into(),
-            ApiError::Validation(errors) | ApiError::InvalidParameters(errors) => {
+            ApiError::Validation(errors)
+            | ApiError::InvalidParameters(errors)
+            | ApiError::InvalidFault(errors) => {
                 let fields: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
                 format!("Invalid: {}.", fields.join(", "))
             }
@@ -196,6 +210,9 @@ impl ApiError {
             ApiError::Overloaded => "Too many requests in flight; retry after the Retry-After delay.".into(),
             ApiError::Timeout => "The request took longer than the server's limit.".into(),
             ApiError::NotReady => "The service is starting or shutting down.".into(),
+            ApiError::InjectedFault => {
+                "This error was injected on purpose by the admin listener's /fault (tests only).".into()
+            }
             ApiError::Store(StoreError::Unavailable(_)) => {
                 "The database is unreachable; retry after the Retry-After delay.".into()
             }
@@ -225,7 +242,9 @@ impl IntoResponse for ApiError {
         }
         let detail = self.detail();
         let errors = match self {
-            ApiError::Validation(errors) | ApiError::InvalidParameters(errors) => errors,
+            ApiError::Validation(errors)
+            | ApiError::InvalidParameters(errors)
+            | ApiError::InvalidFault(errors) => errors,
             _ => Vec::new(),
         };
         let problem = Problem {

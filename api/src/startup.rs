@@ -24,6 +24,7 @@ use tower::{Layer as _, ServiceBuilder, util::Either};
 use crate::{
     auth::Authenticator,
     config::Settings,
+    fault::{FaultInjector, FaultLayer},
     problem::ApiError,
     request_id, routes,
     store::{Database, TaskStore},
@@ -37,6 +38,8 @@ pub struct AppState {
     pub authenticator: Arc<Authenticator>,
     pub readiness: Arc<Readiness>,
     pub metrics: Arc<Metrics>,
+    /// `None` unless fault injection is enabled (tests only).
+    pub fault: Option<Arc<FaultInjector>>,
 }
 
 /// Whether this instance should receive traffic.
@@ -73,6 +76,14 @@ impl Application {
                  every request acts as one owner. Never run this way in production (set AUTH_REQUIRED=true)."
             );
         }
+        if let Some(fault) = &settings.fault_injection {
+            tracing::warn!(
+                error_ratio = fault.error_ratio,
+                latency_seconds = fault.latency_seconds,
+                "FAULT INJECTION ENABLED: the admin listener's /fault can make /api/v1/* fail or slow \
+                 on purpose. For tests only; never in production (unset FAULT_INJECTION_ENABLED)."
+            );
+        }
         let database =
             Database::connect_lazy(&settings.database).context("DATABASE_URL cannot be used")?;
         let public_listener = bind(settings.listen_addr, "LISTEN_ADDR").await?;
@@ -83,6 +94,9 @@ impl Application {
             authenticator: Arc::new(authenticator),
             readiness: Arc::new(Readiness::default()),
             metrics,
+            fault: settings
+                .fault_injection
+                .map(|fault| Arc::new(FaultInjector::new(fault))),
         };
         Ok(Self {
             public_listener,
@@ -188,7 +202,7 @@ async fn changed(mut receiver: watch::Receiver<bool>) {
 
 /// The public router with its layers. Outermost first: the request id and telemetry (so
 /// every response, even a shed one, carries the id, and shed and timed-out requests are
-/// counted and logged too), the readiness gate, load shedding with a global concurrency
+/// counted and logged too), fault injection when enabled, the readiness gate, load shedding with a global concurrency
 /// limit, the request timeout, the body size limit.
 fn public_service(
     settings: &Settings,
@@ -224,6 +238,11 @@ fn public_service(
             require_migrated,
         ));
     let router = router.with_state(state.clone());
+    // Inside the telemetry, so injected failures and latency are measured like real ones.
+    let router = match &state.fault {
+        Some(injector) => Either::Left(FaultLayer::new(injector.clone()).layer(router)),
+        None => Either::Right(router),
+    };
     // Around the router, not per route: `Router::layer` would box and clone per request.
     // The telemetry layer gives requests their ids itself.
     let outer = if settings.telemetry_enabled {

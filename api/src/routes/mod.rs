@@ -1,6 +1,7 @@
 //! HTTP routes: the public API router and the admin router.
 
 mod cursor;
+pub mod fault;
 pub mod health;
 mod json;
 pub mod metrics;
@@ -31,10 +32,17 @@ pub fn api_router() -> Router<AppState> {
         })
 }
 
-/// `/livez`, `/readyz` and `/metrics` on the admin listener, outside the RED metrics.
+/// `/livez`, `/readyz`, `/metrics` and (tests only) `/fault` on the admin listener, outside
+/// the RED metrics.
 pub fn admin_router() -> Router<AppState> {
     Router::new()
         .route("/livez", get(health::livez))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
+        .route(
+            "/fault",
+            get(fault::get_fault)
+                .put(fault::put_fault)
+                .delete(fault::delete_fault),
+        )
 }

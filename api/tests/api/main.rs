@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod concurrency;
 mod errors;
+mod fault;
 mod lifecycle;
 mod pagination;
 mod tasks;
