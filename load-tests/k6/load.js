@@ -7,12 +7,14 @@ import { mixIteration, seed } from './lib/mix.js';
 import { gateThresholds } from './lib/slo.js';
 import { TREND_STATS, displayThresholds, summarize } from './lib/summary.js';
 
+const rate = Number(__ENV.RATE || 2000);
+
 export const options = {
   setupTimeout: '5m',
   scenarios: {
     load: {
       executor: 'constant-arrival-rate',
-      rate: Number(__ENV.RATE || 2000),
+      rate,
       timeUnit: '1s',
       duration: __ENV.DURATION || '60s',
       preAllocatedVUs: Number(__ENV.PRE_VUS || 100),
@@ -32,5 +34,5 @@ export default function (data) {
 }
 
 export function handleSummary(data) {
-  return summarize(data, `load at ${options.scenarios.load.rate}/s`);
+  return summarize(data, `load at ${rate}/s`);
 }

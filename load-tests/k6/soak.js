@@ -13,6 +13,7 @@ import { gateThresholds } from './lib/slo.js';
 import { TREND_STATS, displayThresholds, summarize } from './lib/summary.js';
 
 const duration = __ENV.DURATION || '30m';
+const rate = Number(__ENV.RATE || 200);
 const adminUrl = (__ENV.ADMIN_URL || '').replace(/\/$/, '');
 const memory = new Gauge('api_resident_memory_bytes');
 const memoryAtStart = new Gauge('api_resident_memory_bytes_at_start');
@@ -21,7 +22,7 @@ const poolInUse = new Gauge('api_db_connections_used');
 const scenarios = {
   soak: {
     executor: 'constant-arrival-rate',
-    rate: Number(__ENV.RATE || 200),
+    rate,
     timeUnit: '1s',
     duration,
     preAllocatedVUs: Number(__ENV.PRE_VUS || 50),
@@ -99,5 +100,5 @@ export function handleSummary(data) {
         `database connections in use: ${pool?.value ?? '-'} at the end, max ${pool?.max ?? '-'}`,
       ]
     : ['API memory and pool not watched (no ADMIN_URL)'];
-  return summarize(data, `soak at ${scenarios.soak.rate}/s for ${duration}`, lines);
+  return summarize(data, `soak at ${rate}/s for ${duration}`, lines);
 }
