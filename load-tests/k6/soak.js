@@ -9,8 +9,9 @@ import { sleep } from 'k6';
 import http from 'k6/http';
 import { Gauge } from 'k6/metrics';
 import { mixIteration, seed } from './lib/mix.js';
+import { seconds } from './lib/phases.js';
 import { gateThresholds } from './lib/slo.js';
-import { TREND_STATS, displayThresholds, summarize } from './lib/summary.js';
+import { TREND_STATS, displayThresholds, rateLine, summarize } from './lib/summary.js';
 
 const duration = __ENV.DURATION || '30m';
 const rate = Number(__ENV.RATE || 200);
@@ -41,7 +42,7 @@ if (adminUrl) {
 export const options = {
   setupTimeout: '5m',
   scenarios,
-  thresholds: { ...displayThresholds(), ...gateThresholds({ checks: ['rate==1'] }) },
+  thresholds: { ...displayThresholds(), 'iterations{scenario:soak}': [], ...gateThresholds({ checks: ['rate==1'] }) },
   summaryTrendStats: TREND_STATS,
 };
 
@@ -94,11 +95,14 @@ export function handleSummary(data) {
   const resident = data.metrics.api_resident_memory_bytes?.values;
   const atStart = data.metrics.api_resident_memory_bytes_at_start?.values?.value;
   const pool = data.metrics.api_db_connections_used?.values;
-  const lines = resident
-    ? [
-        `API resident memory: ${mib(atStart)} at start, ${mib(resident.value)} at the end (${mib(resident.value - atStart)} growth), max ${mib(resident.max)}`,
-        `database connections in use: ${pool?.value ?? '-'} at the end, max ${pool?.max ?? '-'}`,
-      ]
-    : ['API memory and pool not watched (no ADMIN_URL)'];
+  const lines = [rateLine(data, rate, seconds(duration), 'iterations{scenario:soak}')];
+  if (resident) {
+    lines.push(
+      `API resident memory: ${mib(atStart)} at start, ${mib(resident.value)} at the end (${mib(resident.value - atStart)} growth), max ${mib(resident.max)}`,
+      `database connections in use: ${pool?.value ?? '-'} at the end, max ${pool?.max ?? '-'}`,
+    );
+  } else {
+    lines.push('API memory and pool not watched (no ADMIN_URL)');
+  }
   return summarize(data, `soak at ${rate}/s for ${duration}`, lines);
 }

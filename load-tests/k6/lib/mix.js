@@ -22,9 +22,9 @@ import {
 const owners = Number(__ENV.OWNERS || 50);
 const seedPerOwner = Number(__ENV.SEED_PER_OWNER || 10);
 const tokenLifetime = Number(__ENV.TOKEN_LIFETIME_SECONDS || 86400);
-// A pool this large per owner turns creates into deletes, so the table grows only by the
-// tasks marked done.
-const poolLimit = 20;
+// A virtual user holding this many tasks turns creates into deletes, so the table grows
+// only by the tasks marked done.
+const poolLimit = 50;
 
 const sessions = Array.from({ length: owners }, (_, i) => session(`load-owner-${i}`, mintToken(`load-owner-${i}`, tokenLifetime)));
 
@@ -84,9 +84,10 @@ export function seed() {
   return { seeded };
 }
 
-// Per virtual user: owner index -> tasks this user created; and the last page's cursor.
-const pools = {};
-const cursors = {};
+// Per virtual user: the tasks it created ({ref, owner index}, across owners, so that
+// updates and deletes find one from the first seconds) and the last page's cursor.
+const pool = [];
+let lastPage = null;
 
 function listQuery() {
   const query = { sort: pick(SORTS), limit: pick([10, 20, 50]) };
@@ -99,11 +100,13 @@ function listQuery() {
   return query;
 }
 
-/** One request of the mix, for a random owner. */
+function listPage(index, query, tags) {
+  const page = listTasks(sessions[index], query, tags);
+  lastPage = page && page.next ? { index, query: { ...query, cursor: page.next } } : null;
+}
+
+/** One request of the mix. */
 export function mixIteration(data, tags = {}) {
-  const index = Math.floor(Math.random() * owners);
-  const s = sessions[index];
-  const pool = (pools[index] ??= []);
   let operation = pickOperation();
   if (['update', 'complete', 'delete'].includes(operation) && pool.length === 0) {
     operation = 'create';
@@ -111,51 +114,51 @@ export function mixIteration(data, tags = {}) {
   if (operation === 'create' && pool.length >= poolLimit) {
     operation = 'delete';
   }
+  const randomOwner = Math.floor(Math.random() * owners);
+  const position = Math.floor(Math.random() * pool.length);
   switch (operation) {
-    case 'get': {
-      const seeded = data.seeded[index];
-      const own = pool.length > 0 && Math.random() < 0.5;
-      getTask(s, own ? pick(pool) : { id: pick(seeded) }, { tags });
+    case 'get':
+      if (pool.length > 0 && Math.random() < 0.5) {
+        getTask(sessions[pool[position].index], pool[position].ref, { tags });
+      } else {
+        getTask(sessions[randomOwner], { id: pick(data.seeded[randomOwner]) }, { tags });
+      }
       break;
-    }
-    case 'list': {
-      const query = listQuery();
-      const page = listTasks(s, query, tags);
-      cursors[index] = page && page.next ? { ...query, cursor: page.next } : undefined;
+    case 'list':
+      listPage(randomOwner, listQuery(), tags);
       break;
-    }
-    case 'list_next_page': {
-      const query = cursors[index] ?? listQuery();
-      const page = listTasks(s, query, tags);
-      cursors[index] = page && page.next ? { ...query, cursor: page.next } : undefined;
+    case 'list_next_page':
+      if (lastPage) {
+        listPage(lastPage.index, lastPage.query, tags);
+      } else {
+        listPage(randomOwner, listQuery(), tags);
+      }
       break;
-    }
     case 'create': {
-      const created = createTask(s, newTask(s.owner), tags);
-      if (created) {
-        pool.push(created);
+      const ref = createTask(sessions[randomOwner], newTask(sessions[randomOwner].owner), tags);
+      if (ref) {
+        pool.push({ ref, index: randomOwner });
       }
       break;
     }
     case 'update':
     case 'complete': {
-      const position = Math.floor(Math.random() * pool.length);
-      const fields = operation === 'complete' ? { status: 'done' } : { title: `${s.owner} edited`, priority: pick(PRIORITIES) };
-      const updated = updateTask(s, pool[position], fields, tags);
+      const { ref, index } = pool[position];
+      const fields =
+        operation === 'complete' ? { status: 'done' } : { title: `${sessions[index].owner} edited`, priority: pick(PRIORITIES) };
+      const updated = updateTask(sessions[index], ref, fields, tags);
       // A task whose update failed may or may not have changed (a timeout can come after
       // the commit): its ETag is unknown, so it leaves the pool rather than cause a 412.
       if (updated && operation === 'update') {
-        pool[position] = updated;
+        pool[position] = { ref: updated, index };
       } else {
         pool.splice(position, 1);
       }
       break;
     }
-    case 'delete': {
-      const position = Math.floor(Math.random() * pool.length);
-      deleteTask(s, pool[position], tags);
+    case 'delete':
+      deleteTask(sessions[pool[position].index], pool[position].ref, tags);
       pool.splice(position, 1);
       break;
-    }
   }
 }

@@ -35,3 +35,13 @@ export function withPhase(key, name) {
   }
   return `${key.slice(0, -1)},phase:${name}}`;
 }
+
+/** Seconds in a k6 duration such as "90s", "5m" or "1h30m". */
+export function seconds(duration) {
+  const units = { h: 3600, m: 60, s: 1, ms: 0.001 };
+  let total = 0;
+  for (const [, amount, unit] of String(duration).matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g)) {
+    total += Number(amount) * units[unit];
+  }
+  return total;
+}

@@ -67,7 +67,7 @@ export function summarize(data, suite, extraLines = []) {
   const broken = thresholds.filter((t) => !t.ok);
   const failing = failedChecks(data.root_group ?? {});
   const lines = [
-    `k6 ${suite}: ${requests.count ?? 0} requests in ${seconds.toFixed(1)} s (${(requests.rate ?? 0).toFixed(1)}/s), ` +
+    `k6 ${suite}: ${requests.count ?? 0} requests (setup's included) in ${seconds.toFixed(1)} s (${(requests.rate ?? 0).toFixed(1)}/s), ` +
       `${dropped} iterations dropped (k6 short of virtual users), checks ${percent(checks.rate)} of ${(checks.passes ?? 0) + (checks.fails ?? 0)}`,
     '',
     ...figuresTable(data, 'SLO group', thresholdGroups().map((g) => `slo_group:${g}`)),
@@ -88,4 +88,13 @@ export function summarize(data, suite, extraLines = []) {
     out[`${__ENV.SUMMARY_DIR}/summary.txt`] = text;
   }
   return out;
+}
+
+/**
+ * How close the mix came to the rate asked: its iterations are its requests (setup's are
+ * not iterations). `metric` names the scenario's iterations when the suite has others.
+ */
+export function rateLine(data, askedRate, durationSeconds, metric = 'iterations') {
+  const sent = data.metrics[metric]?.values?.count ?? 0;
+  return `mix: ${sent} requests in ${durationSeconds} s, ${(sent / durationSeconds).toFixed(1)}/s (asked ${askedRate}/s)`;
 }
