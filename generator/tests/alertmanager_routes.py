@@ -2,6 +2,8 @@
 
 Routing: `amtool config routes test --verify.receivers` for every severity and the Watchdog,
 plus one deliberate mismatch that must fail (so the check itself is shown to bite).
+Templates: `amtool template render` of the title and text every receiver uses must carry
+the summary, the runbook link and the dashboard link joined to the Grafana host.
 Inhibition: amtool cannot evaluate inhibit rules, so a real Alertmanager runs the same
 route tree and inhibit rules (receivers emptied: nothing leaves loopback), alerts are
 posted to its API, and each target alert must be inhibited by exactly the expected source,
@@ -38,6 +40,56 @@ def amtool_routes(amtool: str, config: str, labels: dict[str, str], receiver: st
     args = [amtool, "config", "routes", "test", f"--config.file={config}", f"--verify.receivers={receiver}"]
     args += [f"{k}={v}" for k, v in labels.items()]
     return subprocess.run(args, capture_output=True, text=True).returncode == 0
+
+
+TEMPLATE_ALERT = {
+    "status": "firing",
+    "labels": {"alertname": "TaskApiDown", "severity": "page", "service": "task-api", "instance": "a:9464"},
+    "annotations": {
+        "summary": "Task API instance a:9464 does not answer scrapes",
+        "description": "Prometheus could not scrape a:9464 for 2 minutes.",
+        "runbook_url": "https://github.com/watchpost/watchpost/blob/main/docs/runbooks/TaskApiDown.md",
+        "dashboard_url": "/d/watchpost-service-red?viewPanel=1",
+    },
+    "startsAt": "2026-12-02T13:00:00Z",
+    "endsAt": "0001-01-01T00:00:00Z",
+    "generatorURL": "http://prometheus/graph",
+    "fingerprint": "0123456789abcdef",
+}
+EXPECTED_TEXT = [
+    "[FIRING:1] TaskApiDown (task-api) page",
+    "Task API instance a:9464 does not answer scrapes",
+    "Prometheus could not scrape a:9464 for 2 minutes.",
+    "Runbook: https://github.com/watchpost/watchpost/blob/main/docs/runbooks/TaskApiDown.md",
+    "Dashboard: https://grafana.watchpost.example/d/watchpost-service-red?viewPanel=1",
+]
+
+
+def check_templates(amtool: str, config: str) -> list[str]:
+    data = {
+        "receiver": "pager",
+        "status": "firing",
+        "alerts": [TEMPLATE_ALERT],
+        "groupLabels": {"alertname": "TaskApiDown", "service": "task-api"},
+        "commonLabels": TEMPLATE_ALERT["labels"],
+        "commonAnnotations": TEMPLATE_ALERT["annotations"],
+        "externalURL": "http://alertmanager",
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
+        json.dump(data, file)
+        file.flush()
+        rendered = subprocess.run(
+            [amtool, "template", "render", f"--template.glob={Path(config).parent}/templates/*.tmpl",
+             "--template.text={{ template \"watchpost.title\" . }}\n{{ template \"watchpost.text\" . }}",
+             f"--template.data={file.name}"],
+            capture_output=True, text=True,
+        )
+    lines = rendered.stdout.splitlines()
+    missing = [line for line in EXPECTED_TEXT if line not in lines]
+    if rendered.returncode or missing:
+        return [f"template: missing {missing} in:\n{rendered.stdout}{rendered.stderr}"]
+    print("ok   template: title, summary, description, runbook and Grafana panel link rendered")
+    return []
 
 
 def free_port() -> int:
@@ -149,6 +201,7 @@ def main(amtool: str, config: str) -> int:
             failures.append(f"route: {labels} does not reach {receiver}")
     if amtool_routes(amtool, config, {"alertname": "X", "severity": "ticket"}, "pager"):
         failures.append("route: amtool accepted a ticket reaching the pager; the route check cannot fail")
+    failures += check_templates(amtool, config)
     failures += check_inhibitions(config)
     for failure in failures:
         print(f"FAIL {failure}", file=sys.stderr)

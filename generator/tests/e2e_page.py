@@ -295,7 +295,7 @@ def check_links(alert: dict):
 
 
 def substitute(expr: str) -> str:
-    for variable, value in (("$__rate_interval", "10s"), ("$job", ".*"), ("$instance", ".*")):
+    for variable, value in (("$__rate_interval", "10s"), ("$job", ".*"), ("$instance", ".*"), ("$route", ".*")):
         expr = expr.replace(variable, value)
     return expr
 

@@ -30,7 +30,8 @@ DB_OPERATIONS = 10
 UPTIME = 11
 
 _SEL = 'job=~"$job", instance=~"$instance"'
-_HTTP = f"http_server_request_duration_seconds_count{{{_SEL}}}"
+_HTTP_SEL = f'{_SEL}, http_route=~"$route"'
+_HTTP = f"http_server_request_duration_seconds_count{{{_HTTP_SEL}}}"
 _BY = "http_request_method, http_route"
 
 
@@ -47,6 +48,13 @@ def build() -> dash.Dashboard:
         .with_variable(
             query_variable(
                 "instance", "Instance", 'label_values(http_server_request_duration_seconds_count{job=~"$job"}, instance)'
+            )
+        )
+        .with_variable(
+            query_variable(
+                "route",
+                "Route",
+                'label_values(http_server_request_duration_seconds_count{job=~"$job", instance=~"$instance"}, http_route)',
             )
         )
         .link(runbook_link("Runbooks", f"{links.repository()}/tree/main/docs/runbooks"))
@@ -82,7 +90,7 @@ def build() -> dash.Dashboard:
             "percentunit",
             [
                 promql(
-                    f"(\n  sum by ({_BY}) (rate(http_server_request_duration_seconds_count{{{_SEL}, "
+                    f"(\n  sum by ({_BY}) (rate(http_server_request_duration_seconds_count{{{_HTTP_SEL}, "
                     f'http_response_status_code=~"5.."}}[$__rate_interval]))\n'
                     f"  or\n  0 * sum by ({_BY}) (rate({_HTTP}[$__rate_interval]))\n)\n"
                     f"/\nsum by ({_BY}) (rate({_HTTP}[$__rate_interval]))",
@@ -93,12 +101,12 @@ def build() -> dash.Dashboard:
             height=8,
         )
     )
-    bucket = f"http_server_request_duration_seconds_bucket{{{_SEL}}}"
+    bucket = f"http_server_request_duration_seconds_bucket{{{_HTTP_SEL}}}"
     board = board.with_panel(
         timeseries_panel(
             DURATION,
             "Duration percentiles",
-            "p50, p95 and p99 of the time to the response head over all routes, and p99 per route. "
+            "p50, p95 and p99 of the time to the response head over the routes picked in `route`, and p99 per route. "
             "Exemplars (dots) link to the trace of a request in that bucket.",
             "s",
             [
@@ -118,7 +126,7 @@ def build() -> dash.Dashboard:
         heatmap.Panel()
         .id(HEATMAP)
         .title("Duration heatmap")
-        .description("Requests per duration bucket over time, all routes; exemplars link to traces.")
+        .description("Requests per duration bucket over time for the routes picked in `route`; exemplars link to traces.")
         .unit("s")
         .datasource(PROMETHEUS)
         .calculate(False)
@@ -136,7 +144,7 @@ def build() -> dash.Dashboard:
         timeseries_panel(
             STATUS,
             "Responses by status code",
-            "Responses per second by HTTP status code, all routes.",
+            "Responses per second by HTTP status code, over the routes picked in `route`.",
             "reqps",
             [promql(f"sum by (http_response_status_code) (rate({_HTTP}[$__rate_interval]))", "{{http_response_status_code}}")],
             width=8,
