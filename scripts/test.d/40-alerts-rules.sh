@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The on-call surface, statically: the generated files match alerts/slos.yaml and the
-# generator; every rule file passes `promtool check rules --lint=all --lint-fatal` and its
+# generator, whose unit tests pass; every rule file passes `promtool check rules --lint=all --lint-fatal` and its
 # unit tests (`promtool test rules`, alerts/tests/); alerts/alertmanager.yml passes
 # `amtool check-config` and routes every severity and inhibition as intended; every
 # runbook_url and dashboard_url resolves.
@@ -15,6 +15,9 @@ amtool=${AMTOOL:-$(command -v amtool || true)}
 
 log "generated files are up to date (generator/generate.sh --check)"
 generator/generate.sh --check
+
+log "generator unit tests"
+"$TOOLS_DIR/generator/bin/python" -m unittest discover -s generator/tests -p 'test_*.py'
 
 log "promtool check rules --lint=all --lint-fatal"
 "$promtool" check rules --lint=all --lint-fatal alerts/generated/*.yaml alerts/rules/*.yaml
