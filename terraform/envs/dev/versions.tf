@@ -1,0 +1,24 @@
+terraform {
+  required_version = ">= 1.10"
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 5.100"
+    }
+  }
+
+  # State in S3 with S3's native lock file (no DynamoDB table needed since Terraform 1.10).
+  # Bucket and region come from backend.hcl: terraform init -backend-config=backend.hcl
+  backend "s3" {
+    key          = "watchpost/dev/terraform.tfstate"
+    encrypt      = true
+    use_lockfile = true
+  }
+}
+
+provider "aws" {
+  region = var.region
+  default_tags {
+    tags = { Project = "watchpost", Environment = "dev", ManagedBy = "terraform" }
+  }
+}
