@@ -72,5 +72,5 @@ def updated_readme(chart):
 
 
 if __name__ == "__main__":
-    for chart in ("task-api", "node-agent"):
+    for chart in ("task-api", "node-agent", "watchpost-observability"):
         (CHARTS / chart / "README.md").write_text(updated_readme(chart))

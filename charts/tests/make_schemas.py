@@ -272,7 +272,29 @@ def node_agent():
     )
 
 
-SCHEMAS = {"task-api": task_api, "node-agent": node_agent}
+def observability():
+    return obj(
+        {
+            "nameOverride": NAME,
+            "fullnameOverride": NAME,
+            "commonLabels": MAP_STR,
+            "prometheusRules": obj({"enabled": BOOL, "labels": MAP_STR}),
+            "dashboards": obj(
+                {
+                    "enabled": BOOL,
+                    "label": {"type": "string", "minLength": 1},
+                    "labelValue": STR,
+                    "folder": STR,
+                    "namespace": STR,
+                }
+            ),
+            "alertmanager": obj({"enabled": BOOL, "secretName": STR, "receiversSecret": {"type": "string", "minLength": 1}}),
+        },
+        title="watchpost-observability values",
+    )
+
+
+SCHEMAS = {"task-api": task_api, "node-agent": node_agent, "watchpost-observability": observability}
 
 
 def render(name):

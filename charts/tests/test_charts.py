@@ -34,7 +34,9 @@ SCENARIOS = {
     "task-api sidecar with logs": ("task-api", deep_merge(values_files("task-api", "values-sidecar.yaml"), SIDECAR_WITH_LOGS)),
     "node-agent default": ("node-agent", {}),
     "node-agent everything on": ("node-agent", AGENT_EVERYTHING_ON),
+    "observability default": ("watchpost-observability", {"prometheusRules": {"labels": {"release": "kube-prometheus-stack"}}}),
 }
+WORKLOADS = [name for name, (chart, _) in SCENARIOS.items() if chart != "watchpost-observability"]
 TASK_API = [name for name, (chart, _) in SCENARIOS.items() if chart == "task-api"]
 BUILTIN_API_GROUPS = ("v1", "apps/", "autoscaling/", "policy/", "networking.k8s.io/")
 
@@ -47,7 +49,7 @@ def rendered():
 # --- helm lint and the schema -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("chart", ["task-api", "node-agent"])
+@pytest.mark.parametrize("chart", ["task-api", "node-agent", "watchpost-observability"])
 def test_helm_lint_finds_no_warning_or_error(chart):
     report = helm_python.lint(CHARTS / chart, strict=True, namespace="watchpost")
     assert report["errors"] == []
@@ -60,7 +62,7 @@ def test_helm_lint_passes_with_the_shipped_values_files(chart, files):
     assert report["errors"] == [] and [m for m in report["messages"] if m["severity"] >= 2] == []
 
 
-@pytest.mark.parametrize("chart", ["task-api", "node-agent"])
+@pytest.mark.parametrize("chart", ["task-api", "node-agent", "watchpost-observability"])
 def test_committed_schema_is_the_generated_one(chart):
     committed = (CHARTS / chart / "values.schema.json").read_text()
     assert committed == make_schemas.render(chart), "run charts/tests/make_schemas.py"
@@ -121,7 +123,7 @@ def test_every_builtin_object_validates_strictly_against_kubernetes(rendered, ve
 
 def test_only_known_kinds_are_rendered(rendered):
     known = {"ConfigMap", "Secret", "ServiceAccount", "Service", "Deployment", "DaemonSet",
-             "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "PodMonitor"}
+             "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "PodMonitor", "PrometheusRule"}
     for scenario, objects in rendered.items():
         assert objects.kinds() <= known, scenario
 
@@ -129,7 +131,7 @@ def test_only_known_kinds_are_rendered(rendered):
 # --- labels, selectors, names ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("scenario", list(SCENARIOS))
+@pytest.mark.parametrize("scenario", WORKLOADS)
 def test_selectors_are_name_and_instance_only_and_match_the_pods(rendered, scenario):
     objects = rendered[scenario]
     workload = (objects.of_kind("Deployment") + objects.of_kind("DaemonSet"))[0]
@@ -374,7 +376,7 @@ def test_the_node_agent_accepts_every_rendered_configuration(rendered):
     assert checked == 4
 
 
-@pytest.mark.parametrize("chart", ["task-api", "node-agent"])
+@pytest.mark.parametrize("chart", ["task-api", "node-agent", "watchpost-observability"])
 def test_readme_lists_every_value(chart):
     import make_readme
 
