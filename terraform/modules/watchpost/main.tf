@@ -1,3 +1,5 @@
+data "aws_region" "current" {}
+
 # One Watchpost environment: network, EKS, PostgreSQL, IRSA roles, CloudWatch. The Helm
 # releases are installed afterwards with Helm (docs/deployment.md), from these outputs.
 
@@ -77,4 +79,43 @@ module "iam" {
   task_api_service_account      = { namespace = var.task_api_namespace, name = "task-api" }
   task_api_cloudwatch_namespace = local.task_api_cw_namespace
   tags                          = var.tags
+}
+
+# The two images (built from deploy/compose/Dockerfile); tags are release versions and never move.
+resource "aws_kms_key" "ecr" {
+  #checkov:skip=CKV2_AWS_64:the default key policy (this account's IAM decides) is intended; ECR uses the key through grants
+  description             = "${var.name}: ECR images"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  tags                    = var.tags
+}
+
+resource "aws_ecr_repository" "this" {
+  for_each             = toset(["task-api", "node-agent"])
+  name                 = "${var.name}/${each.key}"
+  image_tag_mutability = "IMMUTABLE"
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  encryption_configuration {
+    encryption_type = "KMS"
+    kms_key         = aws_kms_key.ecr.arn
+  }
+
+  tags = var.tags
+}
+
+resource "aws_ecr_lifecycle_policy" "this" {
+  for_each   = aws_ecr_repository.this
+  repository = each.value.name
+  policy = jsonencode({
+    rules = [{
+      rulePriority = 1
+      description  = "Keep the last 50 images"
+      selection    = { tagStatus = "any", countType = "imageCountMoreThan", countNumber = 50 }
+      action       = { type = "expire" }
+    }]
+  })
 }

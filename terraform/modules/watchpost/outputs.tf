@@ -37,3 +37,13 @@ output "task_api_cloudwatch_namespace" {
   description = "task-api chart: agentSidecar.cloudwatch.namespace (null without sidecar mode)."
   value       = local.task_api_cw_namespace
 }
+
+output "image_repositories" {
+  description = "ECR repository URLs of task-api and node-agent (the charts' image.repository)."
+  value       = { for k, r in aws_ecr_repository.this : k => r.repository_url }
+}
+
+output "region" {
+  description = "The region everything is in."
+  value       = data.aws_region.current.name
+}
