@@ -6,12 +6,14 @@ generator with windows divided by 60 (an hour becomes a minute) plus alerts/rule
 real Alertmanager running alerts/alertmanager.yml with every receiver pointed at a webhook
 inside this test. Steps:
 
-1. the API's OpenAPI routes equal the generator's route table (no route outside every SLO);
+1. the API's OpenAPI routes equal the generator's route table (no route outside every SLO),
+   and the always-firing Watchdog reaches the dead man's switch receiver;
 2. clean traffic, then 10% injected 500s: a page reaches the `pager` receiver, carrying a
    runbook_url whose page exists and a dashboard_url whose uid and panel exist;
 3. the fault cleared: the page resolves;
-4. every PromQL target of dashboards/*.json (variables and $__rate_interval substituted)
-   returns data from this Prometheus, and the duration histogram has exemplars with trace ids.
+4. the buckets the latency SLOs count against exist; every PromQL target of
+   dashboards/*.json (variables and $__rate_interval substituted) returns data from this
+   Prometheus, and the duration histogram has exemplars with trace ids.
 
     python e2e_page.py TARGET_DIR   (PROMETHEUS, ALERTMANAGER from the environment or PATH)
 """
@@ -40,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from links import resolve as resolve_dashboard_url  # noqa: E402
 from links import dashboards as load_dashboards  # noqa: E402
-from watchpost_gen import routes  # noqa: E402
+from watchpost_gen import routes, slo_spec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 TIME_SCALE = 60
@@ -96,6 +98,10 @@ class Webhook:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def summary(self) -> list[tuple[str, str, str]]:
+        with self.lock:
+            return sorted({(n["receiver"], a["labels"]["alertname"], a["status"]) for n in self.notifications for a in n["alerts"]})
 
     def alerts(self, receiver: str, status: str) -> list[dict]:
         with self.lock:
@@ -267,7 +273,9 @@ class Stack:
         self.spawn(
             "prometheus",
             [binary, f"--config.file={path}", f"--storage.tsdb.path={self.scratch / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{self.ports['prometheus']}", "--enable-feature=exemplar-storage"],
+             f"--web.listen-address=127.0.0.1:{self.ports['prometheus']}", "--enable-feature=exemplar-storage",
+             # Alerts that fired before Alertmanager was discovered go out at the next resend.
+             "--rules.alert.resend-delay=1s"],
         )
 
     def url(self, name: str, path: str) -> str:
@@ -327,6 +335,32 @@ def check_dashboard_queries(stack: Stack) -> None:
     print(f"ok   {len(trace_ids)} exemplars with trace ids on the duration histogram")
 
 
+def check_latency_buckets(stack: Stack) -> None:
+    """A latency SLO's bucket must exist: without it its error query silently reads 0."""
+    for slo in slo_spec.load(ROOT / "alerts" / "slos.yaml"):
+        if slo.sli_type != "latency":
+            continue
+        query = urllib.parse.urlencode(
+            {"query": f'http_server_request_duration_seconds_bucket{{job="task-api", le="{slo.labels["latency_le"]}"}}'}
+        )
+        result = get_json(stack.url("prometheus", f"/api/v1/query?{query}"))["data"]["result"]
+        assert result, f"{slo.id}: the API exposes no bucket le=\"{slo.labels['latency_le']}\""
+        print(f"ok   {slo.id}: bucket le=\"{slo.labels['latency_le']}\" exists ({len(result)} series)")
+
+
+# Alerts that must stay quiet on this healthy agent whatever machine the test runs on
+# (filesystem, memory and CPU alerts depend on the machine, so they are not listed).
+QUIET_ON_A_HEALTHY_AGENT = ("NodeAgentDown", "NodeAgentLogsNotShipping", "NodeAgentLogsLagging",
+                            "NodeAgentEventsDropped", "NodeAgentCloudWatchPushesFailing", "NodeClockSkewDetected")
+
+
+def check_no_false_alarms(stack: Stack) -> None:
+    active = get_json(stack.url("prometheus", "/api/v1/alerts"))["data"]["alerts"]
+    noisy = sorted({a["labels"]["alertname"] for a in active if a["labels"]["alertname"] in QUIET_ON_A_HEALTHY_AGENT})
+    assert not noisy, f"pending or firing on a healthy agent: {noisy}"
+    print(f"ok   none of {len(QUIET_ON_A_HEALTHY_AGENT)} agent and clock alerts is pending on the healthy agent")
+
+
 def main(target: Path) -> int:
     webhook = Webhook()
     with tempfile.TemporaryDirectory(prefix="watchpost-e2e-") as tmp:
@@ -348,6 +382,9 @@ def main(target: Path) -> int:
             traffic.start()
             time.sleep(20)
             assert not webhook.alerts("pager", "firing"), f"paged before any fault: {webhook.alerts('pager', 'firing')}"
+            watchdog = [a for a in webhook.alerts("deadmans-switch", "firing") if a["labels"]["alertname"] == "Watchdog"]
+            assert watchdog, f"the Watchdog did not reach the dead man's switch receiver; got {webhook.summary()}"
+            print("ok   the Watchdog reached the dead man's switch receiver")
             print(f"ok   20 s of clean traffic ({traffic.counts['requests']} requests): no page")
 
             get_json(stack.url("admin", "/fault"), "PUT", {"error_ratio": 0.1, "latency_seconds": 0})
@@ -373,6 +410,8 @@ def main(target: Path) -> int:
             )
             print(f"ok   page resolved {time.monotonic() - fault_off:.0f} s after the fault stopped")
 
+            check_no_false_alarms(stack)
+            check_latency_buckets(stack)
             check_dashboard_queries(stack)
             print(f"ok   end to end in {time.monotonic() - started:.0f} s, {traffic.counts['requests']} requests, "
                   f"{traffic.counts['5xx']} 5xx")

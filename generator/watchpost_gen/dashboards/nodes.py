@@ -88,8 +88,10 @@ def build() -> dash.Dashboard:
         ),
         timeseries_panel(
             CLOCK, "Clock offset from Prometheus",
-            "The node's clock (node_time_seconds) minus the time Prometheus scraped it; beyond 50 ms "
-            "timestamps in logs and traces disagree between nodes.",
+            "The node's clock (node_time_seconds) minus the time Prometheus scraped it. The agent reads "
+            "the clock once per collection, so the line sags by up to one collection interval between "
+            "collections; its peaks are the clock's offset. Beyond 50 ms, log and trace timestamps "
+            "disagree between nodes.",
             "s",
             [promql(f"node_time_seconds{{{_SEL}}} - timestamp(node_time_seconds{{{_SEL}}})", "{{instance}}")],
         ),
