@@ -58,7 +58,7 @@ export default function () {
     if (answer === null) {
       return;
     }
-    seen.push(...answer.items.map((t) => t.id));
+    seen.push(...answer.ids);
     if (!answer.next) {
       break;
     }

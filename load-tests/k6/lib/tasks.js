@@ -1,7 +1,7 @@
-// The task API as a client uses it (docs/api.md): every call is tagged with its route
-// template (bounded, unlike the URL) and the SLO group that route belongs to, and checks
-// the status and body a correct server gives. Answers in 5xx, and requests with no answer,
-// are not checked: they are what `http_req_failed` and the SLO count.
+// The task API as a client uses it (docs/api.md): every call is tagged with its method and
+// route template as `name` (bounded, unlike the URL) and with the SLO group of that route,
+// and checks the status and body a correct server gives. Answers in 5xx, and requests
+// with no answer, are not checked: they are what `http_req_failed` and the SLO count.
 import http from 'k6/http';
 import { check } from 'k6';
 import { sloGroupOf } from './slo.js';
@@ -29,8 +29,31 @@ export function session(owner, token) {
 function params(s, method, route, extraHeaders = {}, extraTags = {}) {
   return {
     headers: { ...s.headers, ...extraHeaders },
-    tags: { name: `${method} ${route}`, route, slo_group: sloGroupOf(`${method} ${route}`), ...extraTags },
+    tags: { name: `${method} ${route}`, slo_group: sloGroupOf(`${method} ${route}`), ...extraTags },
   };
+}
+
+/**
+ * Checks an answer against the documented one, as one `checks` sample named `label` when
+ * every condition holds (a sample per condition would cost k6 more CPU per request than
+ * the request itself), and as one failed sample per condition that does not.
+ */
+function verify(res, label, conditions) {
+  const failed = Object.keys(conditions).filter((name) => {
+    try {
+      return !conditions[name](res);
+    } catch (_) {
+      return true;
+    }
+  });
+  if (failed.length === 0) {
+    return check(res, { [label]: () => true });
+  }
+  const outcome = {};
+  for (const name of failed) {
+    outcome[name] = () => false;
+  }
+  return check(res, outcome);
 }
 
 function answered(res) {
@@ -56,7 +79,7 @@ export function createTask(s, fields, tags = {}) {
     return null;
   }
   const task = body(res);
-  const ok = check(res, {
+  const ok = verify(res, 'create: as documented', {
     'create: 201': (r) => r.status === 201,
     'create: Location names the task': (r) => task !== null && (r.headers.Location || '').endsWith(`/tasks/${task.id}`),
     'create: ETag is the version': (r) => task !== null && r.headers.Etag === etagOf(task),
@@ -77,7 +100,7 @@ export function getTask(s, ref, { ifNoneMatch = false, tags = {} } = {}) {
     return null;
   }
   const task = body(res);
-  check(res, {
+  verify(res, 'get: as documented', {
     'get: 200': (r) => r.status === 200,
     'get: the task asked for': () => task !== null && task.id === ref.id,
     'get: ETag is the version': (r) => task !== null && r.headers.Etag === etagOf(task),
@@ -93,7 +116,11 @@ export function getMissingTask(s, id, tags = {}) {
   }
 }
 
-/** GETs one page; every item must match the filters. Returns the page or null. */
+/**
+ * GETs one page; every item must match the filters. Returns `{ids, next}` or null. The
+ * page is read with k6's JSON paths (parsed in Go): JSON.parse of a 50-task page costs
+ * k6's JavaScript engine about 1.6 ms, several times the request itself.
+ */
 export function listTasks(s, query, tags = {}) {
   const search = Object.entries(query)
     .filter(([, value]) => value !== undefined)
@@ -103,17 +130,24 @@ export function listTasks(s, query, tags = {}) {
   if (!answered(res)) {
     return null;
   }
-  const page = body(res);
-  const items = page !== null && Array.isArray(page.items) ? page.items : null;
-  const ok = check(res, {
+  const field = (path) => {
+    try {
+      return res.json(path);
+    } catch (_) {
+      return undefined;
+    }
+  };
+  const ids = field('items.#.id');
+  const next = field('next');
+  const ok = verify(res, 'list: as documented', {
     'list: 200': (r) => r.status === 200,
-    'list: at most limit items': () => items !== null && items.length <= (query.limit || 20),
+    'list: at most limit items': () => Array.isArray(ids) && ids.length <= (query.limit || 20),
     'list: items match the filters': () =>
-      items !== null &&
-      items.every((t) => (!query.status || t.status === query.status) && (!query.priority || t.priority === query.priority)),
-    'list: next is a cursor, or null on the last page': () => page !== null && (page.next == null || typeof page.next === 'string'),
+      (!query.status || field('items.#.status').every((status) => status === query.status)) &&
+      (!query.priority || field('items.#.priority').every((priority) => priority === query.priority)),
+    'list: next is a cursor, or null on the last page': () => next == null || typeof next === 'string',
   });
-  return ok ? page : null;
+  return ok ? { ids, next } : null;
 }
 
 /** PATCHes with If-Match; returns the updated ref, or null. */
@@ -127,7 +161,7 @@ export function updateTask(s, ref, fields, tags = {}) {
     return null;
   }
   const task = body(res);
-  const ok = check(res, {
+  const ok = verify(res, 'update: as documented', {
     'update: 200': (r) => r.status === 200,
     'update: fields applied': () => task !== null && Object.entries(fields).every(([key, value]) => task[key] === value),
     'update: new ETag': (r) => task !== null && r.headers.Etag === etagOf(task) && r.headers.Etag !== ref.etag,
