@@ -58,6 +58,36 @@ pub const SETTINGS: &[Setting] = &[
         help: "Path of an RS256 public key (PEM file).",
     },
     Setting {
+        name: "AUTH_JWKS_URL",
+        default: None,
+        help: "JWKS URL of an identity provider; RS256, PS256 and ES256 keys, rotated without a restart.",
+    },
+    Setting {
+        name: "AUTH_OIDC_ISSUER",
+        default: None,
+        help: "OIDC issuer URL: its JWKS is found by discovery, and tokens must carry it as `iss`.",
+    },
+    Setting {
+        name: "AUTH_JWKS_REFRESH_INTERVAL",
+        default: Some("15m"),
+        help: "How often the JWKS is fetched again when the provider sends no Cache-Control max-age.",
+    },
+    Setting {
+        name: "AUTH_JWKS_MIN_REFRESH_INTERVAL",
+        default: Some("30s"),
+        help: "At most one JWKS fetch per this interval, however many unknown `kid`s arrive.",
+    },
+    Setting {
+        name: "AUTH_CLOCK_LEEWAY",
+        default: Some("60s"),
+        help: "Clock skew allowed for `exp`, `nbf` and `iat`.",
+    },
+    Setting {
+        name: "AUTH_OWNER_CLAIM",
+        default: Some("sub"),
+        help: "The token claim naming the owner (e.g. `username` for Cognito access tokens).",
+    },
+    Setting {
         name: "AUTH_JWT_ISSUER",
         default: None,
         help: "If set, tokens must carry this `iss`.",
@@ -246,10 +276,15 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Where the keys verifying bearer tokens come from.
 #[derive(Debug, Clone)]
 pub enum JwtKey {
     Hs256Secret(Secret),
     Rs256PublicKeyPem(String),
+    /// A JWKS fetched from this URL.
+    JwksUrl(String),
+    /// An OIDC issuer whose discovery document names the JWKS URL.
+    OidcIssuer(String),
 }
 
 #[derive(Debug, Clone)]
@@ -258,6 +293,10 @@ pub struct AuthSettings {
     pub key: Option<JwtKey>,
     pub issuer: Option<String>,
     pub audience: Option<String>,
+    pub leeway: Duration,
+    pub owner_claim: String,
+    pub jwks_refresh_interval: Duration,
+    pub jwks_min_refresh_interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -470,7 +509,7 @@ impl Settings {
                 .default
                 .map_or_else(|| "unset".to_owned(), |d| format!("default {d}"));
             text.push_str(&format!(
-                "  {:<26} {} ({default})\n",
+                "  {:<31} {} ({default})\n",
                 setting.name, setting.help
             ));
         }
@@ -526,14 +565,40 @@ fn auth_settings<F: Fn(&str) -> Option<String>>(
         }
         (None, None) => None,
     };
-    let key = match (secret, pem) {
-        (Some(_), Some((variable, _))) => {
+    let jwks_url = source.raw("AUTH_JWKS_URL");
+    let oidc_issuer = source.raw("AUTH_OIDC_ISSUER");
+    let chosen = [
+        secret.as_ref().map(|_| "AUTH_JWT_SECRET"),
+        pem.as_ref().map(|(variable, _)| *variable),
+        jwks_url.as_ref().map(|_| "AUTH_JWKS_URL"),
+        oidc_issuer.as_ref().map(|_| "AUTH_OIDC_ISSUER"),
+    ];
+    let mut chosen = chosen.into_iter().flatten();
+    if let (Some(first), Some(second)) = (chosen.next(), chosen.next()) {
+        return Err(ConfigError::new(
+            second,
+            "<set>",
+            format!("set one key source only, not both {first} and {second}"),
+        ));
+    }
+    for (variable, url) in [
+        ("AUTH_JWKS_URL", &jwks_url),
+        ("AUTH_OIDC_ISSUER", &oidc_issuer),
+    ] {
+        if let Some(url) = url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
             return Err(ConfigError::new(
                 variable,
-                "<pem>",
-                "set either AUTH_JWT_SECRET (HS256) or an RS256 public key, not both",
+                url,
+                "expected an https:// URL (http:// only for tests on loopback)",
             ));
         }
+    }
+    let key = match (secret, pem) {
+        (Some(_), Some(_)) => unreachable!("two key sources were refused above"),
+        (None, None) if jwks_url.is_some() => jwks_url.map(JwtKey::JwksUrl),
+        (None, None) if oidc_issuer.is_some() => oidc_issuer.clone().map(JwtKey::OidcIssuer),
         (Some(secret), None) => {
             if secret.len() < 32 {
                 return Err(ConfigError::new(
@@ -561,13 +626,43 @@ fn auth_settings<F: Fn(&str) -> Option<String>>(
         return Err(ConfigError::new(
             "AUTH_REQUIRED",
             "true",
-            "auth is required but neither AUTH_JWT_SECRET nor AUTH_JWT_PUBLIC_KEY(_FILE) is set",
+            "auth is required but no key source (AUTH_JWT_SECRET, AUTH_JWT_PUBLIC_KEY(_FILE), \
+             AUTH_JWKS_URL or AUTH_OIDC_ISSUER) is set",
+        ));
+    }
+    let owner_claim = source.required("AUTH_OWNER_CLAIM");
+    if owner_claim.len() > 64 || !owner_claim.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ConfigError::new(
+            "AUTH_OWNER_CLAIM",
+            &owner_claim,
+            "expected a claim name of 1-64 visible ASCII characters",
+        ));
+    }
+    let jwks_min_refresh_interval = source.duration("AUTH_JWKS_MIN_REFRESH_INTERVAL")?;
+    if jwks_min_refresh_interval.is_zero() {
+        return Err(ConfigError::new(
+            "AUTH_JWKS_MIN_REFRESH_INTERVAL",
+            "0",
+            "expected a duration above zero (it protects the provider from floods of unknown kids)",
+        ));
+    }
+    let jwks_refresh_interval = source.duration("AUTH_JWKS_REFRESH_INTERVAL")?;
+    if jwks_refresh_interval < jwks_min_refresh_interval {
+        return Err(ConfigError::new(
+            "AUTH_JWKS_REFRESH_INTERVAL",
+            &source.required("AUTH_JWKS_REFRESH_INTERVAL"),
+            "expected at least AUTH_JWKS_MIN_REFRESH_INTERVAL",
         ));
     }
     Ok(AuthSettings {
         key,
-        issuer: source.raw("AUTH_JWT_ISSUER"),
+        // An OIDC issuer is also the `iss` its tokens must carry (OIDC Core §3.1.3.7).
+        issuer: source.raw("AUTH_JWT_ISSUER").or(oidc_issuer),
         audience: source.raw("AUTH_JWT_AUDIENCE"),
+        leeway: source.duration("AUTH_CLOCK_LEEWAY")?,
+        owner_claim,
+        jwks_refresh_interval,
+        jwks_min_refresh_interval,
     })
 }
 
@@ -615,6 +710,29 @@ mod tests {
     fn auth_required_without_a_key_refuses_to_start() {
         let err = settings(&[("AUTH_REQUIRED", "true")]).unwrap_err();
         assert_eq!(err.variable, "AUTH_REQUIRED");
+    }
+
+    #[test]
+    fn one_key_source_only() {
+        let err = settings(&[
+            (
+                "AUTH_JWT_SECRET",
+                "test-secret-that-is-at-least-32-bytes-long",
+            ),
+            ("AUTH_JWKS_URL", "https://idp.example/jwks.json"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "AUTH_JWKS_URL");
+        let err = settings(&[("AUTH_OIDC_ISSUER", "idp.example")]).unwrap_err();
+        assert_eq!(err.variable, "AUTH_OIDC_ISSUER");
+        let oidc = settings(&[("AUTH_OIDC_ISSUER", "https://idp.example")]).unwrap();
+        assert_eq!(oidc.auth.issuer.as_deref(), Some("https://idp.example"));
+        assert_eq!(oidc.auth.leeway, Duration::from_secs(60));
+        assert_eq!(oidc.auth.owner_claim, "sub");
+        let err = settings(&[("AUTH_JWKS_MIN_REFRESH_INTERVAL", "0s")]).unwrap_err();
+        assert_eq!(err.variable, "AUTH_JWKS_MIN_REFRESH_INTERVAL");
+        let err = settings(&[("AUTH_OWNER_CLAIM", "user name")]).unwrap_err();
+        assert_eq!(err.variable, "AUTH_OWNER_CLAIM");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{domain::FieldError, request_id, store::StoreError};
+use crate::{auth::AuthFailure, domain::FieldError, request_id, store::StoreError};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 /// Problem `type` URIs are this prefix plus a stable slug; docs/api-errors.md lists them.
@@ -55,8 +55,8 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("query parameters are invalid")]
     InvalidParameters(Vec<FieldError>),
-    #[error("unauthorized: {0}")]
-    Unauthorized(String),
+    #[error("unauthorized: {}", .0.reason())]
+    Unauthorized(AuthFailure),
     #[error("If-Match does not match the current version")]
     PreconditionFailed,
     #[error("overloaded")]
@@ -127,6 +127,15 @@ impl ApiError {
                 "invalid-parameters",
                 "Query parameters are invalid",
             ),
+            // Not the caller's fault: the identity provider's keys have not arrived yet.
+            ApiError::Unauthorized(AuthFailure::NoKeys) => Kind {
+                retry_after_seconds: Some(5),
+                ..kind(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "not-ready",
+                    "Service not ready",
+                )
+            },
             ApiError::Unauthorized(_) => kind(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -202,7 +211,7 @@ impl ApiError {
                 let fields: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
                 format!("Invalid: {}.", fields.join(", "))
             }
-            ApiError::Unauthorized(why) => why.clone(),
+            ApiError::Unauthorized(failure) => failure.description().into(),
             ApiError::PreconditionFailed => {
                 "The task changed since you read it: If-Match does not match its current ETag. Read it again."
                     .into()
@@ -241,6 +250,12 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let detail = self.detail();
+        let challenge = match &self {
+            ApiError::Unauthorized(failure) if kind.status == StatusCode::UNAUTHORIZED => {
+                Some(failure.challenge())
+            }
+            _ => None,
+        };
         let errors = match self {
             ApiError::Validation(errors)
             | ApiError::InvalidParameters(errors)
@@ -262,11 +277,10 @@ impl IntoResponse for ApiError {
         if let Some(seconds) = kind.retry_after_seconds {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        if kind.status == StatusCode::UNAUTHORIZED {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"task-api\", error=\"invalid_token\""),
-            );
+        if let Some(challenge) = challenge {
+            let challenge = HeaderValue::from_str(&challenge)
+                .expect("challenges are fixed visible ASCII (tested in auth::failure)");
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
         }
         response
     }

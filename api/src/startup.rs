@@ -68,11 +68,12 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let authenticator = Authenticator::from_settings(&settings.auth)?;
+        let metrics = Arc::new(Metrics::new(settings.telemetry_enabled));
+        let authenticator = Authenticator::from_settings(&settings.auth, metrics.clone())?;
         if authenticator.is_development() {
             tracing::warn!(
                 owner = crate::auth::DEVELOPMENT_OWNER,
-                "DEVELOPMENT MODE: no AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY set; authentication is OFF and \
+                "DEVELOPMENT MODE: no AUTH_JWT_SECRET, AUTH_JWT_PUBLIC_KEY, AUTH_JWKS_URL or AUTH_OIDC_ISSUER set; authentication is OFF and \
                  every request acts as one owner. Never run this way in production (set AUTH_REQUIRED=true)."
             );
         }
@@ -88,7 +89,6 @@ impl Application {
             Database::connect_lazy(&settings.database).context("DATABASE_URL cannot be used")?;
         let public_listener = bind(settings.listen_addr, "LISTEN_ADDR").await?;
         let admin_listener = bind(settings.admin_listen_addr, "ADMIN_LISTEN_ADDR").await?;
-        let metrics = Arc::new(Metrics::new(settings.telemetry_enabled));
         let state = AppState {
             store: TaskStore::new(database, metrics.clone()),
             authenticator: Arc::new(authenticator),
@@ -141,6 +141,10 @@ impl Application {
             state.clone(),
             settings.tasks_gauge_interval,
         ));
+        let key_refresh = state
+            .authenticator
+            .jwks()
+            .map(|jwks| tokio::spawn(jwks.clone().keep_fresh()));
 
         let (stop_public, public_stopped) = watch::channel(false);
         let (stop_admin, admin_stopped) = watch::channel(false);
@@ -163,6 +167,7 @@ impl Application {
             () = shutdown => {}
             result = &mut public => {
                 database_upkeep.abort();
+                key_refresh.iter().for_each(|task| task.abort());
                 return Err(anyhow::anyhow!("public listener stopped unexpectedly: {result:?}"));
             }
         }
@@ -184,6 +189,7 @@ impl Application {
         let _ = stop_admin.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(2), admin).await;
         database_upkeep.abort();
+        key_refresh.iter().for_each(|task| task.abort());
         state.store.database().close().await;
         tracing::info!("task-api stopped");
         Ok(())

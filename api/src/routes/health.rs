@@ -15,13 +15,17 @@ pub async fn livez() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Whether to send traffic here: not while starting, draining, or without a database.
+/// Whether to send traffic here: not while starting, draining, without a database, or
+/// (with a JWKS) before the first keys arrived.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     if state.readiness.is_draining() {
         return not_ready("shutting down");
     }
     if !state.readiness.is_migrated() {
         return not_ready("database migrations have not run yet");
+    }
+    if !state.authenticator.has_keys() {
+        return not_ready("no key from the identity provider's JWKS yet");
     }
     let ping = tokio::time::timeout(DATABASE_CHECK_TIMEOUT, state.store.database().ping()).await;
     match ping {

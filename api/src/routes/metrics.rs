@@ -22,6 +22,9 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
         .filter_map(|v| v.to_str().ok())
         .any(|accept| accept.contains("application/openmetrics-text"));
     record_pool_usage(&state);
+    if let Some(age) = state.authenticator.jwks().and_then(|jwks| jwks.age()) {
+        state.metrics.jwks_age.set(age.as_secs_f64());
+    }
     let body = state.metrics.encode(openmetrics);
     let content_type = if openmetrics { OPENMETRICS } else { CLASSIC };
     (

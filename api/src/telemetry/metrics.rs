@@ -86,6 +86,11 @@ pub struct StatusLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
     revision: &'static str,
@@ -164,6 +169,13 @@ pub struct Metrics {
     pub tasks_completed: Counter,
     pub tasks_deleted: Counter,
     pub tasks_by_status: Family<StatusLabels, Gauge<i64, std::sync::atomic::AtomicI64>>,
+    /// Requests refused by authentication, by bounded reason (`auth::AuthFailure`).
+    pub auth_failures: Family<ReasonLabels, Counter>,
+    pub jwks_refreshes: Counter,
+    pub jwks_refresh_failures: Counter,
+    pub jwks_keys: Gauge,
+    /// Seconds since the JWKS was last fetched successfully, set at scrape time.
+    pub jwks_age: Gauge<f64, std::sync::atomic::AtomicU64>,
     pub process: process::ProcessMetrics,
 }
 
@@ -292,6 +304,37 @@ impl Metrics {
             "Stored tasks by status, refreshed on an interval (not per scrape)",
             tasks_by_status.clone(),
         );
+        let auth_failures = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "task_api_auth_failures",
+            "Requests refused by authentication, by reason",
+            auth_failures.clone(),
+        );
+        let jwks_refreshes = Counter::default();
+        registry.register(
+            "task_api_auth_jwks_refreshes",
+            "Fetches of the identity provider's JWKS (periodic and on unknown kid)",
+            jwks_refreshes.clone(),
+        );
+        let jwks_refresh_failures = Counter::default();
+        registry.register(
+            "task_api_auth_jwks_refresh_failures",
+            "JWKS fetches that failed; the last good keys stay in use",
+            jwks_refresh_failures.clone(),
+        );
+        let jwks_keys = Gauge::default();
+        registry.register(
+            "task_api_auth_jwks_keys",
+            "Usable keys in the cached JWKS",
+            jwks_keys.clone(),
+        );
+        let jwks_age = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register_with_unit(
+            "task_api_auth_jwks_age",
+            "Time since the JWKS was last fetched successfully",
+            Unit::Seconds,
+            jwks_age.clone(),
+        );
         registry.register(
             "task_api_build",
             "Version and git revision of the running binary",
@@ -315,6 +358,11 @@ impl Metrics {
             tasks_completed,
             tasks_deleted,
             tasks_by_status,
+            auth_failures,
+            jwks_refreshes,
+            jwks_refresh_failures,
+            jwks_keys,
+            jwks_age,
             process,
         }
     }

@@ -4,9 +4,12 @@
 mod helpers;
 
 mod auth;
+mod auth_attacks;
 mod concurrency;
 mod errors;
 mod fault;
+mod identity_provider;
+mod jwks;
 mod lifecycle;
 mod pagination;
 mod tasks;
