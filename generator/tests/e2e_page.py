@@ -8,8 +8,10 @@ inside this test. Steps:
 
 1. the API's OpenAPI routes equal the generator's route table (no route outside every SLO),
    and the always-firing Watchdog reaches the dead man's switch receiver;
-2. clean traffic, then 10% injected 500s: a page reaches the `pager` receiver, carrying a
-   runbook_url whose page exists and a dashboard_url whose uid and panel exist;
+2. clean traffic, then 10% injected 500s and 300 ms added to every request: an availability
+   page and the read-latency page (250 ms) reach the `pager` receiver, each carrying a
+   runbook_url whose page exists and a dashboard_url whose uid and panel exist, while
+   write-latency (500 ms) stays quiet;
 3. the fault cleared: the page resolves;
 4. the buckets the latency SLOs count against exist; every PromQL target of
    dashboards/*.json (variables and $__rate_interval substituted) returns data from this
@@ -46,7 +48,10 @@ from watchpost_gen import routes, slo_spec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 TIME_SCALE = 60
-PAGED_ALERTS = {"TaskApiReadAvailabilityBurn", "TaskApiWriteAvailabilityBurn"}
+FAULT = {"error_ratio": 0.1, "latency_seconds": 0.3}
+AVAILABILITY_PAGES = {"TaskApiReadAvailabilityBurn", "TaskApiWriteAvailabilityBurn"}
+LATENCY_PAGE = "TaskApiReadLatencyBurn"
+QUIET_LATENCY = "TaskApiWriteLatencyBurn"
 POD_UID = "6f1d2c3b-0000-4000-8000-000000000016"
 
 
@@ -387,28 +392,35 @@ def main(target: Path) -> int:
             print("ok   the Watchdog reached the dead man's switch receiver")
             print(f"ok   20 s of clean traffic ({traffic.counts['requests']} requests): no page")
 
-            get_json(stack.url("admin", "/fault"), "PUT", {"error_ratio": 0.1, "latency_seconds": 0})
+            get_json(stack.url("admin", "/fault"), "PUT", FAULT)
             fault_on = time.monotonic()
-            paged = wait_until(
-                "a page for the injected errors",
-                lambda: [a for a in webhook.alerts("pager", "firing") if a["labels"]["alertname"] in PAGED_ALERTS],
-                120,
-            )
-            print(f"ok   paged {time.monotonic() - fault_on:.0f} s after 10% errors began: "
+
+            def pages():
+                firing = webhook.alerts("pager", "firing")
+                names = {a["labels"]["alertname"] for a in firing}
+                return firing if LATENCY_PAGE in names and names & AVAILABILITY_PAGES else None
+
+            paged = wait_until("an availability page and the read-latency page", pages, 120)
+            print(f"ok   paged {time.monotonic() - fault_on:.0f} s after 10% errors and +300 ms began: "
                   f"{sorted({a['labels']['alertname'] for a in paged})}")
-            for alert in paged:
+            for alert in {a["labels"]["alertname"]: a for a in paged}.values():
                 assert alert["labels"]["severity"] == "page", alert["labels"]
                 check_links(alert)
+            assert QUIET_LATENCY not in {a["labels"]["alertname"] for a in paged}, "write-latency paged below 500 ms"
 
             get_json(stack.url("admin", "/fault"), "DELETE")
             fault_off = time.monotonic()
             names = {a["labels"]["alertname"] for a in paged}
             wait_until(
-                "the page to resolve",
+                "the pages to resolve",
                 lambda: names <= {a["labels"]["alertname"] for a in webhook.alerts("pager", "resolved")},
                 180,
             )
-            print(f"ok   page resolved {time.monotonic() - fault_off:.0f} s after the fault stopped")
+            print(f"ok   pages resolved {time.monotonic() - fault_off:.0f} s after the fault stopped")
+            assert QUIET_LATENCY not in {a["labels"]["alertname"] for a in webhook.alerts("pager", "firing")}, (
+                "write-latency paged with 300 ms added, below its 500 ms boundary"
+            )
+            print("ok   write-latency (500 ms) never paged at +300 ms")
 
             check_no_false_alarms(stack)
             check_latency_buckets(stack)
