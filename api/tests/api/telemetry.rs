@@ -448,6 +448,38 @@ async fn every_log_line_of_a_request_carries_its_ids_and_no_secret() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_is_logged_with_its_reason_and_request_id_but_not_the_token() {
+    let binary = Binary::start(&[]).await;
+    let expired = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({ "sub": "alice", "exp": chrono::Utc::now().timestamp() - 3600 }),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    let response = reqwest::Client::new()
+        .get(format!("{}/api/v1/tasks", binary.address))
+        .bearer_auth(&expired)
+        .header("x-request-id", "req-refused")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let raw = binary.terminate();
+    let refusal = raw
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|l| l["message"] == "bearer token refused")
+        .unwrap_or_else(|| panic!("no refusal line: {raw:#?}"));
+    assert_eq!(refusal["request_id"], "req-refused", "{refusal}");
+    assert_eq!(refusal["reason"], "expired", "{refusal}");
+    assert_eq!(refusal["description"], "The token has expired (exp).");
+    assert!(
+        !raw.join("\n").contains(&expired),
+        "the token reached the logs"
+    );
+}
+
 /// Spans a receiver decoded, each with its resource's attributes.
 type ReceivedSpans = Arc<Mutex<Vec<(Vec<KeyValue>, Span)>>>;
 
