@@ -115,6 +115,34 @@ async fn the_cached_keys_keep_working_when_the_provider_goes_away() {
     );
     assert_eq!(sample(&text, "task_api_auth_jwks_keys"), Some(1.0));
     assert!(sample(&text, "task_api_auth_jwks_age_seconds").is_some_and(|age| age >= 0.25));
+    assert_eq!(
+        sample(
+            &text,
+            "task_api_auth_failures_total{reason=\"unknown_key\"}"
+        ),
+        Some(1.0)
+    );
+    promtool_check_metrics(&text);
+}
+
+/// `promtool check metrics` finds nothing to say about the exposition.
+fn promtool_check_metrics(text: &str) {
+    let promtool = std::env::var("PROMTOOL").expect("PROMTOOL is not set: run ./scripts/test");
+    let mut check = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(check.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+    let output = check.wait_with_output().unwrap();
+    assert!(
+        output.status.success() && output.stdout.is_empty() && output.stderr.is_empty(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[tokio::test]
@@ -126,6 +154,10 @@ async fn a_burst_of_unknown_kids_fetches_at_most_once_per_interval() {
     )
     .await;
     assert_eq!(provider.jwks_fetches(), 1, "fetched once at start");
+    for _ in 0..20 {
+        assert_eq!(call(&app, &token("ec-1")).await.status(), StatusCode::OK);
+    }
+    assert_eq!(provider.jwks_fetches(), 1, "verifying never fetches");
     // Within the interval after the start fetch: none of them fetches.
     let burst = |from: usize| {
         let app = &app;
