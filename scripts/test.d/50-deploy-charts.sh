@@ -3,13 +3,16 @@
 # needed), `helm lint`, values schemas, every built-in object validated strictly against the
 # Kubernetes 1.29 and 1.31 schemas (kubernetes-validate), every rendered node-agent config
 # accepted by the real `node-agent --check-config`, observability objects in sync with
-# alerts/ and dashboards/. Needs the debug build of node-agent (scripts/test builds it).
+# alerts/ and dashboards/ (rules through promtool, the Alertmanager config through amtool).
+# Needs the debug build of node-agent (scripts/test builds it).
 set -euo pipefail
 source "$(dirname "$0")/../lib/tools.sh"
 cd "$WATCHPOST_ROOT"
 
 venv_install chart-tests helm-python-sdk==0.2.2 pyyaml pytest
 venv_install kubernetes-validate kubernetes-validate
+apt_install promtool prometheus
+apt_install amtool prometheus-alertmanager
 
 export KUBERNETES_VALIDATE="$TOOLS_DIR/kubernetes-validate/bin/kubernetes-validate"
 export NODE_AGENT_BIN="${CARGO_TARGET_DIR:-$WATCHPOST_ROOT/target}/debug/node-agent"
