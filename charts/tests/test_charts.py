@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import subprocess
 import tempfile
 
@@ -389,3 +390,35 @@ def test_notes_warn_about_development_mode_only_outside_production():
         production = chart.render(values_files("task-api", *PRODUCTION), name="w", namespace="w")["task-api/templates/NOTES.txt"]
     assert "single-owner" in development and "own SQLite" in development
     assert "WARNING" not in production
+
+
+def effective_agent_config(text):
+    """The configuration node-agent itself resolves (defaults included), by --check-config."""
+    binary = os.environ.get("NODE_AGENT_BIN", str(REPO / "target/debug/node-agent"))
+    with tempfile.TemporaryDirectory() as scratch:
+        path = pathlib.Path(scratch, "node-agent.yaml")
+        path.write_text(text)
+        env = {"PATH": os.environ.get("PATH", ""), "AWS_REGION": "eu-west-1"}
+        result = subprocess.run([binary, "--config", str(path), "--check-config"], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def test_cloudwatch_alarms_query_what_the_agents_ship(rendered):
+    """terraform/modules/cloudwatch alarms on metric names, namespaces and dimensions that
+    the charts' agents actually push (as node-agent resolves their configuration)."""
+    alarms = (REPO / "terraform/modules/cloudwatch/main.tf").read_text()
+    variables = (REPO / "terraform/modules/cloudwatch/variables.tf").read_text()
+    iam = (REPO / "terraform/modules/watchpost/main.tf").read_text()
+
+    node = effective_agent_config(dict(agent_configs({"n": rendered["node-agent everything on"]}))["n"])["sinks"]["cloudwatch"]
+    node_names = {rule.get("name") or re.match(r"[a-zA-Z_:][a-zA-Z0-9_:]*", rule["selector"]).group() for rule in node["metrics"]}
+    queried = set(re.findall(r'SELECT \w+\((\w+)\) FROM \$\{local\.nodes\}', alarms))
+    assert queried and queried <= node_names
+    assert f'default     = "{node["namespace"]}"' in variables
+    assert node["dimensions"] == ["cluster", "node"]  # SCHEMA(..., ClusterName, NodeName)
+
+    sidecar = effective_agent_config(dict(agent_configs({"s": rendered["task-api sidecar"]}))["s"])["sinks"]["cloudwatch"]
+    sidecar_names = {rule["name"] for rule in sidecar["metrics"]}
+    assert set(re.findall(r'metric_name = "(TaskApi\w+)"', alarms)) == sidecar_names
+    assert f'"{sidecar["namespace"]}"' in iam and sidecar["dimensions"] == ["cluster"]
