@@ -15,7 +15,8 @@ inside this test. Steps:
 3. the fault cleared: the page resolves;
 4. the buckets the latency SLOs count against exist; every PromQL target of
    dashboards/*.json (variables and $__rate_interval substituted) returns data from this
-   Prometheus, and the duration histogram has exemplars with trace ids.
+   Prometheus; the duration histogram has exemplars whose trace ids are in the API's log
+   lines, and the agent shipped those lines to Loki (loki-receiver).
 
     python e2e_page.py TARGET_DIR   (PROMETHEUS, ALERTMANAGER from the environment or PATH)
 """
@@ -338,6 +339,39 @@ def check_dashboard_queries(stack: Stack) -> None:
     trace_ids = {e["labels"].get("trace_id") for series in exemplars for e in series["exemplars"]}
     assert any(len(t or "") == 32 for t in trace_ids), f"no exemplar with a trace_id: {exemplars[:1]}"
     print(f"ok   {len(trace_ids)} exemplars with trace ids on the duration histogram")
+    check_trace_to_logs(stack, {t for t in trace_ids if t})
+
+
+def _has_trace_id(value, trace_id: str) -> bool:
+    if isinstance(value, dict):
+        return value.get("trace_id") == trace_id or any(_has_trace_id(v, trace_id) for v in value.values())
+    return False
+
+
+def check_trace_to_logs(stack: Stack, trace_ids: set[str]) -> None:
+    """The last hop: an exemplar's trace id finds its request's lines in the shipped pod log."""
+    log = next((stack.scratch / "pods").glob("*/task-api/0.log"))
+    lines = log.read_text(errors="replace").splitlines()
+    found = set()
+    for line in lines:
+        payload = line.split(" ", 3)[-1]
+        if '"trace_id"' not in payload:
+            continue
+        try:
+            record = json.loads(payload)
+        except ValueError:
+            continue
+        found |= {t for t in trace_ids if _has_trace_id(record, t)}
+    assert found, f"no log line carries any of {len(trace_ids)} exemplar trace ids"
+    shipped = wait_until(
+        f"the agent to ship the {len(lines)} lines written so far",
+        lambda: (lambda st: st["entries"] - st["duplicates"] if st["entries"] - st["duplicates"] >= len(lines) else None)(
+            get_json(stack.url("loki", "/stats"))
+        ),
+        30,
+    )
+    print(f"ok   {len(found)} exemplar trace ids found in the API's log lines; the agent shipped all "
+          f"{len(lines)} of them (and {shipped - len(lines)} since) to Loki")
 
 
 def check_latency_buckets(stack: Stack) -> None:
