@@ -17,14 +17,17 @@ multi-burn-rate alerts, plus what Sloth's users ask for in its issue tracker:
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from . import links
 from .dashboards import slo as slo_dashboard
 from .slo_spec import SLO, with_window
 from .windows import ABSENT_FOR, MIN_BAD_EVENTS, PERIOD_DAYS, SEVERITIES, SLI_WINDOWS, Scale, seconds
 
 
-def _number(value) -> str:
-    return format(value.normalize(), "f") if hasattr(value, "normalize") else repr(value)
+def _number(value: Decimal) -> str:
+    """A decimal as PromQL reads it, without exponent or trailing zeros: 0.001, 99.9."""
+    return format(value.normalize(), "f")
 
 
 def _sloth_labels(slo: SLO) -> dict[str, str]:
