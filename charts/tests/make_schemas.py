@@ -226,6 +226,7 @@ def task_api():
                 {
                     "enabled": BOOL,
                     "image": image(),
+                    "port": PORT,
                     "cluster": STR,
                     "region": {"type": "string", "pattern": "^([a-z]{2}(-gov)?-[a-z]+-[0-9])?$"},
                     "cloudwatch": obj(
