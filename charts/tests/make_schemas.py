@@ -267,7 +267,8 @@ def node_agent():
             ),
             "stateHostPath": {"type": "string", "pattern": "^/.+"},
             "updateStrategy": ANY_OBJ,
-            "podMonitor": obj({"enabled": BOOL, "labels": MAP_STR, "interval": DURATION, "scrapeTimeout": DURATION}),
+            "podMonitor": obj({"enabled": BOOL, "labels": MAP_STR, "interval": DURATION, "scrapeTimeout": DURATION,
+                               "jobLabel": {"type": "string", "minLength": 1}}),
         },
         title="node-agent values",
     )

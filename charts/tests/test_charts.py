@@ -165,6 +165,21 @@ def test_monitors_scrape_ports_that_exist(rendered):
     agent = rendered["node-agent default"]
     ports = {p["name"] for p in containers(agent.one("DaemonSet"))[0]["ports"]}
     assert agent.one("PodMonitor")["spec"]["podMetricsEndpoints"][0]["port"] in ports
+    sidecar = rendered["task-api sidecar"]
+    sidecar_ports = {p["name"] for c in containers(sidecar.one("Deployment")) for p in c.get("ports", [])}
+    assert sidecar.one("PodMonitor")["spec"]["podMetricsEndpoints"][0]["port"] == "agent-metrics" in sidecar_ports
+
+
+def test_monitors_give_the_jobs_the_rules_and_dashboards_select(rendered):
+    """Every job="..." in alerts/ and dashboards/ is a job some monitor of the charts sets."""
+    sources = [*REPO.glob("alerts/rules/*.yaml"), *REPO.glob("alerts/generated/*.yaml"), *REPO.glob("dashboards/*.json")]
+    selected = {job for path in sources for job in re.findall(r'job=\\?"([a-z-]+)\\?"', path.read_text())}
+    jobs = set()
+    for objects in rendered.values():
+        for monitor in objects.of_kind("ServiceMonitor") + objects.of_kind("PodMonitor"):
+            for endpoint in monitor["spec"].get("endpoints", []) + monitor["spec"].get("podMetricsEndpoints", []):
+                jobs |= {r["replacement"] for r in endpoint["relabelings"] if r["targetLabel"] == "job"}
+    assert selected and selected <= jobs, f"rules select {selected}, monitors set {jobs}"
 
 
 # --- security -------------------------------------------------------------------------------
