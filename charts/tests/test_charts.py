@@ -437,3 +437,12 @@ def test_cloudwatch_alarms_query_what_the_agents_ship(rendered):
     sidecar_names = {rule["name"] for rule in sidecar["metrics"]}
     assert set(re.findall(r'metric_name = "(TaskApi\w+)"', alarms)) == sidecar_names
     assert f'"{sidecar["namespace"]}"' in iam and sidecar["dimensions"] == ["cluster"]
+
+
+def test_irsa_trust_names_the_service_accounts_the_documented_releases_create():
+    """terraform/modules/iam trusts <namespace>/<name>; the releases of docs/deployment.md
+    (node-agent in monitoring, task-api in watchpost) create exactly those accounts."""
+    variables = (REPO / "terraform/modules/iam/variables.tf").read_text()
+    for chart, namespace in (("node-agent", "monitoring"), ("task-api", "watchpost")):
+        account = render(chart, {}, release=chart, namespace=namespace).one("ServiceAccount")["metadata"]["name"]
+        assert f'default = {{ namespace = "{namespace}", name = "{account}" }}' in variables, chart
