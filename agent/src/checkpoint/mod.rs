@@ -1,15 +1,22 @@
-//! Acknowledgement-driven checkpoints: the positions file records, per file identity,
-//! the offset up to which Loki has acknowledged every line.
+//! Acknowledgement-driven checkpoints: the positions file records, per file the reader
+//! has seen, the offset up to which Loki has acknowledged every line.
 //!
-//! The non-obvious decision: the offset moves when Loki answers, never when a line is
-//! read (Promtail, Fluent Bit and Vector move it on read, so a crash between read and
-//! delivery loses lines). After a crash the agent resumes at the last *acknowledged*
-//! offset: lines may be sent twice (same timestamp and content, which Loki collapses),
-//! never lost.
+//! The non-obvious decisions:
+//! - The offset moves when Loki answers, never when a line is read (Promtail, Fluent Bit
+//!   and Vector move it on read, so a crash between read and delivery loses lines). After
+//!   a crash the agent resumes at the last *acknowledged* offset: lines may be sent twice
+//!   (same timestamp and content, which Loki collapses), never lost.
+//! - A file is recorded the moment the reader sees it, at offset 0, before any of its
+//!   lines leaves the reader. A file read while Loki was down and then rotated away is
+//!   therefore still known after a crash, however many rotations happened meanwhile.
+//! - Records are keyed by *track* (a file's content), not by inode: copytruncate gives an
+//!   inode new content and moves the old content to a copy, and acknowledgements still in
+//!   flight must land on the copy's record.
 //!
 //! A file is identified by device + inode and a fingerprint (FNV-1a 64) of its first
 //! bytes, up to [`FINGERPRINT_BYTES`]: inodes are reused after deletion, and a reused
-//! inode with different first bytes is a new file, read from the start.
+//! inode with different first bytes is a new file, read from the start. The fingerprint
+//! also finds a track's content in a copy or in a `.gz` after a restart.
 //!
 //! The file is written atomically: a temporary file beside it, fsync, rename over the
 //! old one, fsync of the directory. A crash leaves either the old or the new version.
@@ -71,6 +78,12 @@ impl Fingerprint {
         }
     }
 
+    /// Whether `head` (a file's first bytes, at least `len` of them) starts with the bytes
+    /// this fingerprint was taken from.
+    pub fn matches_head(&self, head: &[u8]) -> bool {
+        head.len() >= self.len as usize && Fingerprint::of(&head[..self.len as usize]) == *self
+    }
+
     /// Whether `file` still starts with the bytes this fingerprint was taken from.
     pub fn matches(&self, file: &File) -> io::Result<bool> {
         let mut head = vec![0u8; self.len as usize];
@@ -85,51 +98,83 @@ impl Fingerprint {
     }
 }
 
+/// A track: one file's content, followed from the moment the reader first sees it until
+/// every line of it is acknowledged and the file is gone. Its identity may move (a
+/// copytruncate copy takes over the content of the original; a rotated file is
+/// decompressed), its track never does, so acknowledgements still in flight apply to
+/// the content they were read from.
+pub type Track = u64;
+
 /// One line of the positions file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {
-    /// Which file.
+    /// Which content.
+    pub track: Track,
+    /// Which file holds it now.
     pub id: FileId,
-    /// What it started with when the offset was recorded.
+    /// What it starts with.
     pub fingerprint: Fingerprint,
     /// Every line before this byte offset was acknowledged (or deliberately dropped).
     pub offset: u64,
-    /// Where the file was last seen; used after a restart to find a file that was
-    /// rotated away while the agent was down.
+    /// How far the reader had handed lines to the sink when the file was last written:
+    /// lines read again below it after a restart are counted as re-sent.
+    #[serde(default)]
+    pub read: u64,
+    /// Where the file was last seen; after a restart the file, its copy or its `.gz`
+    /// is searched for beside it.
     pub path: PathBuf,
 }
 
 /// What an acknowledgement does to the checkpoint, in the order the reader produced it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Ack {
-    /// Everything before `record.offset` in `record.id` is delivered.
-    Advance(Record),
-    /// The file was drained and closed; forget it.
-    Forget(FileId),
+    /// Everything before `offset` in `track` is delivered.
+    Advance { track: Track, offset: u64 },
+    /// The track's file was drained and closed: every line of it is delivered; forget it.
+    Forget(Track),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 struct OnDisk {
     version: u32,
-    files: Vec<Record>,
+    files: Vec<serde_json::Value>,
 }
+
+/// The records of version 1 files, keyed by file identity alone.
+#[derive(Debug, Deserialize)]
+struct RecordV1 {
+    id: FileId,
+    fingerprint: Fingerprint,
+    offset: u64,
+    path: PathBuf,
+}
+
+const VERSION: u32 = 2;
 
 #[derive(Debug, Default)]
 struct State {
-    records: BTreeMap<FileId, Record>,
+    records: BTreeMap<Track, Record>,
+    next_track: Track,
     dirty: bool,
     newest_acked_ns: i64,
 }
 
 /// The positions file and its in-memory state; cheap to clone.
+///
+/// Two writers share it: the reader records every file identity it sees ([`observe`],
+/// written before any line of that file leaves the reader), and the Loki sink moves
+/// offsets as Loki acknowledges ([`apply`]).
+///
+/// [`observe`]: Positions::observe
+/// [`apply`]: Positions::apply
 #[derive(Clone, Debug)]
 pub struct Positions {
     path: PathBuf,
     state: Arc<Mutex<State>>,
-    /// Held while writing, so the flusher's and the shutdown write never share the
-    /// temporary file.
+    /// Held while writing, so the flusher's, the reader's and the shutdown write never
+    /// share the temporary file.
     writing: Arc<Mutex<()>>,
-    /// Signalled on every change, to wake the flusher.
+    /// Signalled on every acknowledgement, to wake the flusher.
     changed: Arc<tokio::sync::Notify>,
 }
 
@@ -139,22 +184,21 @@ impl Positions {
     /// on the node.
     pub fn open(path: &Path) -> io::Result<Positions> {
         let records = match std::fs::read(path) {
-            Ok(bytes) => {
-                let on_disk: OnDisk = serde_json::from_slice(&bytes).map_err(|e| {
-                    io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("positions file {} is corrupt: {e}", path.display()),
-                    )
-                })?;
-                on_disk.files.into_iter().map(|r| (r.id, r)).collect()
-            }
+            Ok(bytes) => parse(&bytes).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("positions file {} is corrupt: {e}", path.display()),
+                )
+            })?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => return Err(e),
         };
+        let next_track = records.keys().next_back().map_or(1, |t| t + 1);
         Ok(Positions {
             path: path.to_path_buf(),
             state: Arc::new(Mutex::new(State {
                 records,
+                next_track,
                 ..State::default()
             })),
             writing: Arc::default(),
@@ -162,14 +206,22 @@ impl Positions {
         })
     }
 
-    /// The recorded files, as loaded or since updated.
+    /// The recorded tracks, oldest first.
     pub fn records(&self) -> Vec<Record> {
         self.lock().records.values().cloned().collect()
     }
 
-    /// The acknowledged offset of `id`, if recorded.
-    pub fn acked_offset(&self, id: FileId) -> Option<u64> {
-        self.lock().records.get(&id).map(|r| r.offset)
+    /// A track number never used before in this positions file's life.
+    pub fn new_track(&self) -> Track {
+        let mut state = self.lock();
+        let track = state.next_track;
+        state.next_track += 1;
+        track
+    }
+
+    /// The acknowledged offset of `track`, if recorded.
+    pub fn acked_offset(&self, track: Track) -> Option<u64> {
+        self.lock().records.get(&track).map(|r| r.offset)
     }
 
     /// Timestamp (ns since epoch) of the newest entry Loki acknowledged, 0 before any.
@@ -177,17 +229,62 @@ impl Positions {
         self.lock().newest_acked_ns
     }
 
+    /// Records where `record.track` lives now: a new track at `record.offset`, or a known
+    /// one at a new identity, fingerprint or path (its acknowledged offset is kept).
+    /// Written by the next [`save`](Positions::save), which the reader does before it
+    /// hands on any line of the file.
+    pub fn observe(&self, record: Record) {
+        let mut state = self.lock();
+        match state.records.get_mut(&record.track) {
+            Some(known) => {
+                if known.id == record.id
+                    && known.fingerprint == record.fingerprint
+                    && known.path == record.path
+                {
+                    return;
+                }
+                known.id = record.id;
+                known.fingerprint = record.fingerprint;
+                known.path = record.path;
+                known.offset = known.offset.max(record.offset);
+            }
+            None => {
+                state.records.insert(record.track, record);
+            }
+        }
+        state.dirty = true;
+    }
+
+    /// Notes how far the reader has handed `track`'s lines on; written with the next
+    /// write, never causing one.
+    pub fn note_read(&self, track: Track, offset: u64) {
+        if let Some(record) = self.lock().records.get_mut(&track) {
+            record.read = record.read.max(offset);
+        }
+    }
+
+    /// Forgets a track whose file is gone for good (found nowhere after a restart).
+    pub fn remove(&self, track: Track) {
+        let mut state = self.lock();
+        if state.records.remove(&track).is_some() {
+            state.dirty = true;
+        }
+    }
+
     /// Applies acknowledgements in order; `newest_entry_ns` is the newest timestamp among
     /// the acknowledged entries (for the lag metric).
     pub fn apply(&self, acks: &[Ack], newest_entry_ns: Option<i64>) {
         let mut state = self.lock();
         for ack in acks {
-            match ack {
-                Ack::Advance(record) => {
-                    state.records.insert(record.id, record.clone());
+            match *ack {
+                Ack::Advance { track, offset } => {
+                    if let Some(record) = state.records.get_mut(&track) {
+                        record.offset = record.offset.max(offset);
+                        record.read = record.read.max(offset);
+                    }
                 }
-                Ack::Forget(id) => {
-                    state.records.remove(id);
+                Ack::Forget(track) => {
+                    state.records.remove(&track);
                 }
             }
         }
@@ -200,14 +297,6 @@ impl Positions {
         }
     }
 
-    /// Drops records of files that no longer exist anywhere the reader looked at start.
-    pub fn retain(&self, keep: impl Fn(&Record) -> bool) {
-        let mut state = self.lock();
-        let before = state.records.len();
-        state.records.retain(|_, r| keep(r));
-        state.dirty |= state.records.len() != before;
-    }
-
     /// Writes the file if anything changed since the last write.
     pub fn save(&self) -> io::Result<()> {
         let _writing = self.writing.lock().expect("positions writer poisoned");
@@ -217,11 +306,16 @@ impl Positions {
                 return Ok(());
             }
             state.dirty = false;
-            let on_disk = OnDisk {
-                version: 1,
-                files: state.records.values().cloned().collect(),
-            };
-            serde_json::to_vec_pretty(&on_disk).expect("positions serialize")
+            let files = state
+                .records
+                .values()
+                .map(|r| serde_json::to_value(r).expect("positions serialize"))
+                .collect();
+            serde_json::to_vec_pretty(&OnDisk {
+                version: VERSION,
+                files,
+            })
+            .expect("positions serialize")
         };
         let result = write_atomically(&self.path, &bytes);
         if result.is_err() {
@@ -275,6 +369,45 @@ impl Positions {
     }
 }
 
+/// Reads version 2, and version 1 (one record per file identity, each becoming a track).
+fn parse(bytes: &[u8]) -> Result<BTreeMap<Track, Record>, String> {
+    let on_disk: OnDisk = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let mut records = BTreeMap::new();
+    match on_disk.version {
+        1 => {
+            for (n, value) in on_disk.files.into_iter().enumerate() {
+                let v1: RecordV1 = serde_json::from_value(value).map_err(|e| e.to_string())?;
+                let track = n as Track + 1;
+                records.insert(
+                    track,
+                    Record {
+                        track,
+                        id: v1.id,
+                        fingerprint: v1.fingerprint,
+                        offset: v1.offset,
+                        read: v1.offset,
+                        path: v1.path,
+                    },
+                );
+            }
+        }
+        VERSION => {
+            for value in on_disk.files {
+                let record: Record = serde_json::from_value(value).map_err(|e| e.to_string())?;
+                if records.insert(record.track, record).is_some() {
+                    return Err("a track is recorded twice".to_string());
+                }
+            }
+        }
+        other => {
+            return Err(format!(
+                "unknown version {other} (this agent reads 1 and 2)"
+            ));
+        }
+    }
+    Ok(records)
+}
+
 fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path
         .parent()
@@ -297,11 +430,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 mod tests {
     use super::*;
 
-    fn record(inode: u64, offset: u64) -> Record {
+    fn record(track: Track, inode: u64, offset: u64) -> Record {
         Record {
+            track,
             id: FileId { dev: 1, inode },
             fingerprint: Fingerprint::of(b"2026-01-01"),
             offset,
+            read: offset,
             path: PathBuf::from(format!("/var/log/pods/x/{inode}.log")),
         }
     }
@@ -318,19 +453,118 @@ mod tests {
         let dir = temp_dir("reopen");
         let path = dir.join("positions.json");
         let positions = Positions::open(&path).unwrap();
+        positions.observe(record(1, 7, 0));
+        positions.observe(record(2, 8, 0));
         positions.apply(
             &[
-                Ack::Advance(record(7, 100)),
-                Ack::Advance(record(8, 5)),
-                Ack::Advance(record(7, 250)),
-                Ack::Forget(FileId { dev: 1, inode: 8 }),
+                Ack::Advance {
+                    track: 1,
+                    offset: 100,
+                },
+                Ack::Advance {
+                    track: 2,
+                    offset: 5,
+                },
+                Ack::Advance {
+                    track: 1,
+                    offset: 250,
+                },
+                Ack::Forget(2),
             ],
             Some(42),
         );
         positions.save().unwrap();
         let reopened = Positions::open(&path).unwrap();
-        assert_eq!(reopened.records(), vec![record(7, 250)]);
+        assert_eq!(reopened.records(), vec![record(1, 7, 250)]);
+        assert_eq!(
+            reopened.new_track(),
+            2,
+            "the next track follows the newest recorded one"
+        );
         assert!(!dir.join("positions.json.tmp").exists());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_observed_file_is_recorded_at_offset_zero_before_any_acknowledgement() {
+        let dir = temp_dir("observe");
+        let path = dir.join("positions.json");
+        let positions = Positions::open(&path).unwrap();
+        positions.observe(record(1, 7, 0));
+        positions.save().unwrap();
+        assert_eq!(
+            Positions::open(&path).unwrap().records(),
+            vec![record(1, 7, 0)]
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_track_moved_to_its_copy_keeps_its_offset_and_late_acks_still_apply() {
+        let dir = temp_dir("move");
+        let positions = Positions::open(&dir.join("positions.json")).unwrap();
+        positions.observe(record(1, 7, 0));
+        positions.apply(
+            &[Ack::Advance {
+                track: 1,
+                offset: 100,
+            }],
+            None,
+        );
+        let mut copy = record(1, 9, 0);
+        copy.path = PathBuf::from("/var/log/pods/x/7.log.1");
+        positions.observe(copy.clone());
+        positions.apply(
+            &[Ack::Advance {
+                track: 1,
+                offset: 300,
+            }],
+            None,
+        );
+        let recorded = &positions.records()[0];
+        assert_eq!((recorded.id, recorded.offset), (copy.id, 300));
+        assert_eq!(recorded.path, copy.path);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_read_offset_rides_along_without_causing_a_write() {
+        let dir = temp_dir("read");
+        let path = dir.join("positions.json");
+        let positions = Positions::open(&path).unwrap();
+        positions.observe(record(1, 7, 0));
+        positions.save().unwrap();
+        positions.note_read(1, 500);
+        positions.save().unwrap();
+        assert_eq!(Positions::open(&path).unwrap().records()[0].read, 0);
+        positions.apply(
+            &[Ack::Advance {
+                track: 1,
+                offset: 100,
+            }],
+            None,
+        );
+        positions.save().unwrap();
+        let reopened = &Positions::open(&path).unwrap().records()[0];
+        assert_eq!((reopened.offset, reopened.read), (100, 500));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_version_1_file_becomes_one_track_per_file() {
+        let dir = temp_dir("v1");
+        let path = dir.join("positions.json");
+        std::fs::write(
+            &path,
+            br#"{"version":1,"files":[{"id":{"dev":1,"inode":7},"fingerprint":{"len":3,"hash":9},"offset":40,"path":"/a/0.log"}]}"#,
+        )
+        .unwrap();
+        let records = Positions::open(&path).unwrap().records();
+        assert_eq!(records.len(), 1);
+        assert_eq!(
+            (records[0].track, records[0].offset, records[0].read),
+            (1, 40, 40)
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -338,9 +572,11 @@ mod tests {
     fn a_corrupt_positions_file_is_an_error_not_a_fresh_start() {
         let dir = temp_dir("corrupt");
         let path = dir.join("positions.json");
-        std::fs::write(&path, b"{not json").unwrap();
-        let error = Positions::open(&path).unwrap_err();
-        assert!(error.to_string().contains("corrupt"), "{error}");
+        for bad in [&b"{not json"[..], br#"{"version":9,"files":[]}"#] {
+            std::fs::write(&path, bad).unwrap();
+            let error = Positions::open(&path).unwrap_err();
+            assert!(error.to_string().contains("corrupt"), "{error}");
+        }
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -211,12 +211,12 @@ async fn sleep_until(deadline: Option<Instant>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::{Ack, FileId, Fingerprint, Record};
+    use crate::checkpoint::{Ack, FileId, Fingerprint, Record, Track};
     use crate::config::Seconds;
     use crate::sources::kubernetes_logs::LogEntry;
     use loki_receiver::{Mode, Receiver, ReceiverConfig};
 
-    const FILE: FileId = FileId { dev: 1, inode: 7 };
+    const TRACK: Track = 1;
 
     /// One hand-off: `tag` repeated past `batch_max_bytes` (so it closes a batch at
     /// once), acknowledging `FILE` up to `offset`.
@@ -232,12 +232,10 @@ mod tests {
                 timestamp_ns: now,
                 text: 0..text.len(),
             }],
-            acks: vec![Ack::Advance(Record {
-                id: FILE,
-                fingerprint: Fingerprint::default(),
+            acks: vec![Ack::Advance {
+                track: TRACK,
                 offset,
-                path: "/var/log/pods/shop_api-0_1/app/0.log".into(),
-            })],
+            }],
             text,
         }
     }
@@ -265,6 +263,14 @@ mod tests {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let positions = Positions::open(&dir.join("positions.json")).unwrap();
+        positions.observe(Record {
+            track: TRACK,
+            id: FileId { dev: 1, inode: 7 },
+            fingerprint: Fingerprint::default(),
+            offset: 0,
+            read: 0,
+            path: "/var/log/pods/shop_api-0_1/app/0.log".into(),
+        });
         let config = LokiConfig {
             enabled: true,
             endpoint: receiver.url(),
@@ -299,10 +305,10 @@ mod tests {
         // Time enough for a wrong implementation to record B's offset; A's retry is
         // still at least 0.8 s away.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let before_a = positions.acked_offset(FILE);
+        let before_a = positions.acked_offset(TRACK);
         until("A and B", || stored("A ") && stored("B ")).await;
         until("the checkpoint", || {
-            positions.acked_offset(FILE) == Some(200)
+            positions.acked_offset(TRACK) == Some(200)
         })
         .await;
 
@@ -323,7 +329,8 @@ mod tests {
         let (order, before_a) = first_push_fails(2).await;
         assert_eq!(order, ["B", "A"], "B must not wait for A's retry");
         assert_eq!(
-            before_a, None,
+            before_a,
+            Some(0),
             "B's offset was recorded before A was delivered"
         );
     }
@@ -332,6 +339,6 @@ mod tests {
     async fn one_request_in_flight_sends_strictly_in_order() {
         let (order, before_a) = first_push_fails(1).await;
         assert_eq!(order, ["A", "B"]);
-        assert_eq!(before_a, None);
+        assert_eq!(before_a, Some(0));
     }
 }

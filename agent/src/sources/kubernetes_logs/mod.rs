@@ -14,6 +14,7 @@
 pub mod config;
 pub mod discovery;
 pub mod parser;
+pub mod rotated;
 pub mod tailer;
 pub mod telemetry;
 pub mod watch;

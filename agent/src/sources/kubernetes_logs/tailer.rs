@@ -1,19 +1,26 @@
 //! The reader: one thread that follows every discovered file, turns bytes into lines and
 //! hands them, with the offsets they make safe to checkpoint, to the Loki sink.
 //!
+//! Every file the reader sees is a *track* in the positions file from that moment on, at
+//! offset 0 until Loki acknowledges some of it, and the record is on disk before any of
+//! its lines leaves the reader. So after any crash every file that was seen and not fully
+//! acknowledged is found again, wherever rotation moved its content ([`rotated`]).
+//!
 //! Rotation without loss:
 //! - by rename (kubelet, logrotate `create`): the open descriptor follows the inode, so
 //!   the old file is read to its end; it is closed after [`drain_idle`] without new bytes,
-//!   then the new file at the path is a new identity, read from 0.
+//!   then the new file at the path is a new track, read from 0.
 //! - by copytruncate: the file shrinks, or its first bytes change. Before starting over at
-//!   0, the reader looks beside it for the copy (same first bytes, at least as long as
-//!   what was read) and reads the copy from where it had stopped, so the lines written
-//!   between the last read and the copy are not lost.
+//!   0 as a new track, the reader looks beside it for the copy (same first bytes, at least
+//!   as long as what was read); the copy takes over the old track and is read from where
+//!   the reader had stopped, so the lines written between the last read and the copy are
+//!   not lost.
 //! - deletion: the descriptor keeps the data readable; it is drained, then closed.
 //!
 //! [`drain_idle`]: super::config::KubernetesLogsConfig::drain_idle_seconds
+//! [`rotated`]: super::rotated
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -28,15 +35,18 @@ use super::LogEntry;
 use super::config::KubernetesLogsConfig;
 use super::discovery::{self, FileLabels};
 use super::parser::{Assembler, Line};
+use super::rotated::{self, Found};
 use super::telemetry::ReaderTelemetry;
 use super::watch::{FsEvents, Wake, static_root};
-use crate::checkpoint::{Ack, FINGERPRINT_BYTES, FileId, Fingerprint, Positions, Record};
+use crate::checkpoint::{Ack, FINGERPRINT_BYTES, FileId, Fingerprint, Positions, Record, Track};
 
 /// Raw lines may exceed the message limit by this much (CRI/Docker prefixes) before the
 /// reader cuts them.
 const RAW_LINE_ALLOWANCE: usize = 1024;
 
+/// One open file and where the reader is in it.
 struct Tailed {
+    track: Track,
     id: FileId,
     path: PathBuf,
     file: File,
@@ -54,12 +64,48 @@ struct Tailed {
     assembler: Assembler,
     /// Resume offset last handed to the sink.
     announced: Option<u64>,
+    /// Lines starting below this offset were handed to the sink before a restart.
+    resent_below: u64,
     /// When the file stopped being at any matched path (rotated away or deleted).
     gone_since: Option<Instant>,
     last_data: Instant,
 }
 
+/// Where a [`Tailed`] starts.
+struct Start {
+    track: Track,
+    path: PathBuf,
+    file: File,
+    offset: u64,
+    resent_below: u64,
+    gone: bool,
+}
+
 impl Tailed {
+    /// The file in `start`, with its first bytes read, resuming at `start.offset`.
+    fn new(start: Start, config: &KubernetesLogsConfig, node: &str) -> io::Result<Tailed> {
+        let metadata = start.file.metadata()?;
+        let head = read_head(&start.file)?;
+        Ok(Tailed {
+            track: start.track,
+            id: FileId::of(&metadata),
+            labels: FileLabels::for_path(&start.path, node),
+            path: start.path,
+            file: start.file,
+            offset: start.offset,
+            size: metadata.len(),
+            line_start: start.offset,
+            partial: Vec::new(),
+            partial_truncated: false,
+            head,
+            assembler: Assembler::new(config.format, config.max_line_bytes),
+            announced: None,
+            resent_below: start.resent_below,
+            gone_since: start.gone.then(Instant::now),
+            last_data: Instant::now(),
+        })
+    }
+
     /// The offset a restart may resume at: before the incomplete line and before any
     /// unfinished CRI/Docker piece.
     fn resume_offset(&self) -> u64 {
@@ -68,15 +114,31 @@ impl Tailed {
             .map_or(self.line_start, |p| p.min(self.line_start))
     }
 
+    /// What the positions file should know of this file, at `offset`.
     fn record(&self, offset: u64) -> Record {
-        let len = self.head.len().min(offset as usize);
         Record {
+            track: self.track,
             id: self.id,
-            fingerprint: Fingerprint::of(&self.head[..len]),
+            fingerprint: Fingerprint::of(&self.head),
             offset,
+            read: offset,
             path: self.path.clone(),
         }
     }
+}
+
+/// The first bytes of `file`, up to FINGERPRINT_BYTES (fewer if it is shorter).
+fn read_head(file: &File) -> io::Result<Vec<u8>> {
+    let mut head = vec![0u8; FINGERPRINT_BYTES];
+    let mut filled = 0;
+    while filled < head.len() {
+        match file.read_at(&mut head[filled..], filled as u64)? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    head.truncate(filled);
+    Ok(head)
 }
 
 /// The tailing loop's state.
@@ -86,7 +148,9 @@ pub struct Reader {
     exclude: Vec<glob::Pattern>,
     node: String,
     positions: Positions,
-    resume: HashMap<FileId, Record>,
+    /// Observations (new tracks, moved identities) not yet written: written before the
+    /// next hand-off, so no line leaves the reader before its file is recorded.
+    unsaved: bool,
     files: HashMap<FileId, Tailed>,
     output: mpsc::Sender<LogBatch>,
     telemetry: ReaderTelemetry,
@@ -126,11 +190,11 @@ impl Reader {
         Reader {
             include: compile(&config.include),
             exclude: compile(&config.exclude),
-            resume: positions.records().into_iter().map(|r| (r.id, r)).collect(),
             chunk: vec![0; config.read_chunk_bytes],
             config,
             node,
             positions,
+            unsaved: false,
             files: HashMap::new(),
             output,
             telemetry,
@@ -148,13 +212,17 @@ impl Reader {
 
     /// Tails until `shutdown` fires or the sink goes away.
     pub fn run(mut self) {
-        self.scan(true);
+        if self.scan(true).is_err() {
+            return;
+        }
         let rescan = self.config.rescan_interval_seconds.duration();
         let idle = self.config.poll_interval_seconds.duration();
         let mut last_scan = Instant::now();
         while !self.shutdown.is_cancelled() {
             if last_scan.elapsed() >= rescan {
-                self.scan(false);
+                if self.scan(false).is_err() {
+                    return;
+                }
                 last_scan = Instant::now();
             }
             let read_any = match self.poll_all() {
@@ -171,7 +239,9 @@ impl Reader {
                     // files. The rescan interval bounds what a missed event can delay.
                     let wait = rescan.saturating_sub(last_scan.elapsed()).max(idle);
                     if events.wait(wait) == Wake::Entries {
-                        self.scan(false);
+                        if self.scan(false).is_err() {
+                            return;
+                        }
                         last_scan = Instant::now();
                     }
                 }
@@ -208,7 +278,40 @@ impl Reader {
         Ok(read_any)
     }
 
+    /// Records a file's identity; written before the next hand-off.
+    fn observe(&mut self, record: Record) {
+        self.positions.observe(record);
+        self.unsaved = true;
+    }
+
+    /// Writes the observations made since the last write. A positions file that cannot be
+    /// written stops the hand-off (retried every second) rather than let lines leave
+    /// whose file a restart could not find.
+    fn save_observations(&mut self) -> Result<(), Closed> {
+        if !self.unsaved {
+            return Ok(());
+        }
+        loop {
+            match self.positions.save() {
+                Ok(()) => {
+                    self.unsaved = false;
+                    return Ok(());
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot record newly seen log files; reading paused");
+                    for _ in 0..10 {
+                        if self.shutdown.is_cancelled() {
+                            return Err(Closed);
+                        }
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                }
+            }
+        }
+    }
+
     fn flush(&mut self) -> Result<(), Closed> {
+        self.save_observations()?;
         if self.outbox.entries.is_empty() && self.outbox.acks.is_empty() {
             return Ok(());
         }
@@ -235,8 +338,9 @@ impl Reader {
             // Outside a runtime (unit tests): the plain blocking send.
             return self.output.blocking_send(batch).map_err(|_| Closed);
         };
+        let output = self.output.clone();
         loop {
-            let output = &self.output;
+            let output = &output;
             let reserved =
                 runtime.block_on(async { tokio::time::timeout(rescan, output.reserve()).await });
             match reserved {
@@ -249,10 +353,43 @@ impl Reader {
                     if self.shutdown.is_cancelled() {
                         return Err(Closed);
                     }
-                    self.update_gauges();
+                    self.watch_while_blocked()?;
                 }
             }
         }
+    }
+
+    /// While the sink takes nothing, reading waits but rotation does not: new files are
+    /// still recorded and truncated files handed to their copies, so content rotated
+    /// away twice during a long Loki outage is still known after a crash.
+    fn watch_while_blocked(&mut self) -> Result<(), Closed> {
+        self.scan(false)?;
+        let ids: Vec<FileId> = self.files.keys().copied().collect();
+        for id in ids {
+            let Some(mut tailed) = self.files.remove(&id) else {
+                continue;
+            };
+            match self.was_truncated(&tailed) {
+                Ok(true) => self.truncated(&mut tailed),
+                Ok(false) if tailed.head.len() < FINGERPRINT_BYTES => {
+                    // A file not read yet is recorded by its first bytes too, so its
+                    // `.gz` can be recognised after a crash.
+                    if let Ok(head) = read_head(&tailed.file)
+                        && head.len() > tailed.head.len()
+                    {
+                        tailed.head = head;
+                        let record = tailed.record(0);
+                        self.observe(record);
+                    }
+                }
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(path = %tailed.path.display(), %error, "cannot read log file")
+                }
+            }
+            self.files.insert(id, tailed);
+        }
+        self.save_observations()
     }
 
     fn should_close(&self, tailed: &Tailed) -> bool {
@@ -264,7 +401,8 @@ impl Reader {
             && tailed.offset >= tailed.size
     }
 
-    /// Emits what is left of a drained file and forgets it.
+    /// Emits what is left of a drained file and forgets its track once all of it is
+    /// acknowledged.
     fn close(&mut self, mut tailed: Tailed) {
         let now = now_ns();
         let mut counts = LineCounts::default();
@@ -283,12 +421,13 @@ impl Reader {
         }
         tailed.assembler.flush(&mut out);
         counts.record(&self.telemetry);
-        self.outbox.acks.push(Ack::Forget(tailed.id));
+        self.outbox.acks.push(Ack::Forget(tailed.track));
         tracing::debug!(path = %tailed.path.display(), "closed drained log file");
     }
 
-    /// Re-evaluates the globs: opens new files, marks vanished ones as draining.
-    fn scan(&mut self, first: bool) {
+    /// Re-evaluates the globs: opens new files, marks vanished ones as draining. The
+    /// first scan after a start first finds every recorded track ([`Reader::recover`]).
+    fn scan(&mut self, first: bool) -> Result<(), Closed> {
         let paths = discovery::scan(&self.include, &self.exclude);
         if let Some(events) = &mut self.events {
             events.prune();
@@ -296,25 +435,33 @@ impl Reader {
                 watch_levels(events, pattern.as_str());
             }
         }
-        let mut seen = std::collections::HashSet::new();
+        let mut matched = Vec::new();
         for path in paths {
-            let Ok(metadata) = std::fs::metadata(&path) else {
-                continue;
-            };
-            if !metadata.is_file() {
-                continue;
+            if let Ok(metadata) = std::fs::metadata(&path)
+                && metadata.is_file()
+            {
+                matched.push((path, FileId::of(&metadata)));
             }
-            let id = FileId::of(&metadata);
+        }
+        if first {
+            let globbed: HashSet<&Path> = matched.iter().map(|(p, _)| p.as_path()).collect();
+            self.recover(&globbed);
+        }
+        let mut seen = HashSet::new();
+        for (path, id) in matched {
             seen.insert(id);
             if let Some(tailed) = self.files.get_mut(&id) {
+                tailed.gone_since = None;
                 if tailed.path != path {
                     tailed.labels = FileLabels::for_path(&path, &self.node);
                     tailed.path = path;
+                    let record = tailed.record(0);
+                    self.observe(record);
                 }
-                tailed.gone_since = None;
                 continue;
             }
-            if let Err(error) = self.open(&path, false) {
+            let track = self.positions.new_track();
+            if let Err(error) = self.start(track, &path, 0, 0, false) {
                 tracing::warn!(path = %path.display(), %error, "cannot open log file");
             }
         }
@@ -325,115 +472,105 @@ impl Reader {
                 self.telemetry.rotations_moved.inc();
             }
         }
-        if first {
-            self.recover_rotated();
-        }
         self.update_gauges();
+        self.save_observations()
     }
 
-    /// After a restart: files with a checkpoint that no glob matched any more were
-    /// rotated (renamed) while the agent was down; find them beside their old path by
-    /// identity and drain them. Records of files that are gone are dropped.
-    fn recover_rotated(&mut self) {
-        let orphans: Vec<Record> = self.resume.drain().map(|(_, r)| r).collect();
-        for record in orphans {
-            let Some(dir) = record.path.parent() else {
-                continue;
-            };
-            let Ok(entries) = std::fs::read_dir(dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if discovery::is_compressed(&path) {
-                    continue;
-                }
-                let Ok(metadata) = std::fs::metadata(&path) else {
-                    continue;
-                };
-                if FileId::of(&metadata) == record.id && !self.files.contains_key(&record.id) {
-                    self.resume.insert(record.id, record.clone());
-                    match self.open(&path, true) {
-                        Ok(()) => {
-                            tracing::info!(path = %path.display(), "draining a file rotated while stopped")
-                        }
-                        Err(error) => {
-                            tracing::warn!(path = %path.display(), %error, "cannot open rotated log file")
-                        }
-                    }
-                    break;
-                }
-            }
-        }
-        self.resume.clear();
-        let files: std::collections::HashSet<FileId> = self.files.keys().copied().collect();
-        self.positions.retain(|r| files.contains(&r.id));
-    }
-
-    /// Opens `path`, resuming at its checkpoint when identity and fingerprint agree.
-    fn open(&mut self, path: &Path, gone: bool) -> io::Result<()> {
+    /// Opens `path` as `track` at `offset` and records it.
+    fn start(
+        &mut self,
+        track: Track,
+        path: &Path,
+        offset: u64,
+        resent_below: u64,
+        gone: bool,
+    ) -> io::Result<()> {
         let file = File::open(path)?;
-        let metadata = file.metadata()?;
-        let id = FileId::of(&metadata);
-        if self.files.contains_key(&id) {
-            return Ok(());
-        }
-        let size = metadata.len();
-        let mut offset = 0;
-        if let Some(record) = self.resume.remove(&id) {
-            if record.offset <= size && record.fingerprint.matches(&file)? {
-                offset = record.offset;
-            } else {
-                // Truncated in place while the agent was stopped (copytruncate), or the
-                // inode was reused. A copy beside it that starts like the recorded file
-                // holds what was not yet acknowledged: finish it from the recorded offset.
-                if let Some(copy) = self.find_copy(path, id, record.fingerprint, record.offset)
-                    && let Ok(copy_metadata) = std::fs::metadata(&copy)
-                {
-                    let copy_id = FileId::of(&copy_metadata);
-                    self.resume.insert(
-                        copy_id,
-                        Record {
-                            id: copy_id,
-                            path: copy.clone(),
-                            ..record
-                        },
-                    );
-                    tracing::info!(path = %path.display(), copy = %copy.display(), "truncated while stopped; finishing from its copy");
-                    self.open(&copy, true)?;
-                } else {
-                    tracing::info!(path = %path.display(), "checkpointed inode now holds another file; reading from the start");
-                }
-            }
-        }
-        let mut head = vec![0; (offset as usize).min(FINGERPRINT_BYTES)];
-        file.read_exact_at(&mut head, 0)?;
-        let tailed = Tailed {
-            id,
+        let start = Start {
+            track,
             path: path.to_path_buf(),
-            labels: FileLabels::for_path(path, &self.node),
             file,
             offset,
-            size,
-            line_start: offset,
-            partial: Vec::new(),
-            partial_truncated: false,
-            head,
-            assembler: Assembler::new(self.config.format, self.config.max_line_bytes),
-            announced: None,
-            gone_since: gone.then(Instant::now),
-            last_data: Instant::now(),
+            resent_below,
+            gone,
         };
-        self.files.insert(id, tailed);
+        self.adopt(start)
+    }
+
+    /// Follows `start` from now on and records where its track lives.
+    fn adopt(&mut self, start: Start) -> io::Result<()> {
+        let tailed = Tailed::new(start, &self.config, &self.node)?;
+        if self.files.contains_key(&tailed.id) {
+            return Ok(());
+        }
+        self.observe(tailed.record(tailed.offset));
+        self.files.insert(tailed.id, tailed);
         Ok(())
+    }
+
+    /// After a restart: finds every recorded track, wherever rotation moved it while the
+    /// agent was down, and resumes it at its acknowledged offset. First each track's own
+    /// inode (at a matched path or renamed beside it), then, for the tracks left, a copy
+    /// with the same first bytes, then a `.gz` of it. A track found nowhere is gone for
+    /// good and forgotten, which keeps the positions file bounded.
+    fn recover(&mut self, globbed: &HashSet<&Path>) {
+        let records = self.positions.records();
+        let mut unresolved = Vec::new();
+        for record in records {
+            let dir = record.path.parent().unwrap_or(Path::new("/"));
+            match rotated::same_inode(dir, record.id, record.fingerprint, record.offset) {
+                Some(found) => self.resume(&record, found, globbed, "renamed"),
+                None => unresolved.push(record),
+            }
+        }
+        let scratch = self
+            .config
+            .positions_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        for record in unresolved {
+            let dir = record.path.parent().unwrap_or(Path::new("/"));
+            let files = &self.files;
+            let skip = |_: &Path, id: FileId| files.contains_key(&id) || id == record.id;
+            if let Some(found) = rotated::copy_of(dir, record.fingerprint, record.offset, skip) {
+                self.resume(&record, found, globbed, "copied");
+            } else if let Some(found) =
+                rotated::gzip_of(dir, record.fingerprint, record.offset, &scratch)
+            {
+                self.resume(&record, found, globbed, "compressed");
+            } else {
+                tracing::info!(path = %record.path.display(), offset = record.offset, "a recorded log file is gone; forgetting it");
+                self.positions.remove(record.track);
+                self.unsaved = true;
+            }
+        }
+    }
+
+    fn resume(&mut self, record: &Record, found: Found, globbed: &HashSet<&Path>, how: &str) {
+        let gone = !globbed.contains(found.path.as_path());
+        if gone || found.path != record.path {
+            tracing::info!(path = %found.path.display(), recorded = %record.path.display(), offset = record.offset, how, "resuming a file rotated while stopped");
+        }
+        let start = Start {
+            track: record.track,
+            path: found.path,
+            file: found.file,
+            offset: record.offset,
+            resent_below: record.read,
+            gone,
+        };
+        if let Err(error) = self.adopt(start) {
+            tracing::warn!(path = %record.path.display(), %error, "cannot open a rotated log file");
+        }
     }
 
     /// Reads what is new in one file; whether there was anything.
     fn poll(&mut self, tailed: &mut Tailed) -> io::Result<bool> {
-        let size = tailed.file.metadata()?.len();
-        if size < tailed.offset || !self.head_matches(tailed)? {
+        if self.was_truncated(tailed)? {
             self.truncated(tailed);
         }
+        let size = tailed.file.metadata()?.len();
         tailed.size = size;
         if size <= tailed.offset {
             return Ok(false);
@@ -446,9 +583,18 @@ impl Reader {
             return Ok(false);
         }
         let base = tailed.offset;
-        if (base as usize) < FINGERPRINT_BYTES && tailed.head.len() == base as usize {
-            let take = n.min(FINGERPRINT_BYTES - base as usize);
-            tailed.head.extend_from_slice(&self.chunk[..take]);
+        let have = tailed.head.len() as u64;
+        if have < FINGERPRINT_BYTES as u64 && base <= have && have < base + n as u64 {
+            let from = (have - base) as usize;
+            let to = n.min(FINGERPRINT_BYTES - base as usize);
+            tailed.head.extend_from_slice(&self.chunk[from..to]);
+            let record = tailed.record(0);
+            self.observe(record);
+        }
+        if tailed.resent_below > base {
+            let again = (tailed.resent_below - base).min(n as u64) as usize;
+            let lines = memchr::memchr_iter(b'\n', &self.chunk[..again]).count();
+            self.telemetry.resent_lines.inc_by(lines as f64);
         }
         let now = now_ns();
         let raw_max = self.config.max_line_bytes + RAW_LINE_ALLOWANCE;
@@ -507,8 +653,17 @@ impl Reader {
         let resume = tailed.resume_offset();
         if tailed.announced != Some(resume) {
             tailed.announced = Some(resume);
-            self.outbox.acks.push(Ack::Advance(tailed.record(resume)));
+            self.outbox.acks.push(Ack::Advance {
+                track: tailed.track,
+                offset: resume,
+            });
+            self.positions.note_read(tailed.track, resume);
         }
+    }
+
+    /// Whether the file shrank below what was read, or its first bytes changed.
+    fn was_truncated(&self, tailed: &Tailed) -> io::Result<bool> {
+        Ok(tailed.file.metadata()?.len() < tailed.offset || !self.head_matches(tailed)?)
     }
 
     fn head_matches(&self, tailed: &Tailed) -> io::Result<bool> {
@@ -527,23 +682,30 @@ impl Reader {
         Ok(*now == *tailed.head)
     }
 
-    /// The file was truncated in place (copytruncate): finish from the copy if there is
-    /// one, then start over at 0.
+    /// The file was truncated in place (copytruncate): its copy, if there is one, takes
+    /// over the track from where the reader stopped; the file starts over at 0 as a new
+    /// track.
     fn truncated(&mut self, tailed: &mut Tailed) {
         self.telemetry.rotations_truncated.inc();
         let fingerprint = Fingerprint::of(&tailed.head);
-        if let Some(copy) = self.find_copy(&tailed.path, tailed.id, fingerprint, tailed.offset) {
-            match self.adopt_copy(tailed, &copy) {
-                Ok(()) => {
-                    tracing::info!(path = %tailed.path.display(), copy = %copy.display(), "truncated; finishing from its copy")
-                }
-                Err(error) => {
-                    tracing::warn!(path = %copy.display(), %error, "cannot open the copy of a truncated file")
+        let dir = tailed.path.parent().unwrap_or(Path::new("/"));
+        let files = &self.files;
+        let skip = |_: &Path, id: FileId| id == tailed.id || files.contains_key(&id);
+        match rotated::copy_of(dir, fingerprint, tailed.offset, skip) {
+            Some(found) => {
+                tracing::info!(path = %tailed.path.display(), copy = %found.path.display(), "truncated; finishing from its copy");
+                if let Err(error) = self.move_to_copy(tailed, found) {
+                    tracing::warn!(%error, "cannot open the copy of a truncated file");
+                    self.outbox.acks.push(Ack::Forget(tailed.track));
                 }
             }
-        } else {
-            tracing::info!(path = %tailed.path.display(), "truncated; reading from the start");
+            None => {
+                tracing::info!(path = %tailed.path.display(), "truncated; reading from the start");
+                // What was not read of the old content is gone with it.
+                self.outbox.acks.push(Ack::Forget(tailed.track));
+            }
         }
+        tailed.track = self.positions.new_track();
         tailed.offset = 0;
         tailed.size = 0;
         tailed.line_start = 0;
@@ -552,75 +714,31 @@ impl Reader {
         tailed.head.clear();
         tailed.assembler = Assembler::new(self.config.format, self.config.max_line_bytes);
         tailed.announced = None;
-        self.announce(tailed);
+        tailed.resent_below = 0;
+        let record = tailed.record(0);
+        self.observe(record);
     }
 
-    /// A file beside `original` (not `original_id`, not tailed already) that starts with
-    /// `fingerprint` and holds at least `min_len` bytes: the copy copytruncate left.
-    fn find_copy(
-        &self,
-        original: &Path,
-        original_id: FileId,
-        fingerprint: Fingerprint,
-        min_len: u64,
-    ) -> Option<PathBuf> {
-        if fingerprint.len == 0 {
-            return None;
-        }
-        let dir = original.parent()?;
-        for entry in std::fs::read_dir(dir).ok()?.flatten() {
-            let path = entry.path();
-            if path == original || discovery::is_compressed(&path) {
-                continue;
-            }
-            let Ok(file) = File::open(&path) else {
-                continue;
-            };
-            let Ok(metadata) = file.metadata() else {
-                continue;
-            };
-            let id = FileId::of(&metadata);
-            if !metadata.is_file()
-                || id == original_id
-                || self.files.contains_key(&id)
-                || metadata.len() < min_len
-            {
-                continue;
-            }
-            if fingerprint.matches(&file).unwrap_or(false) {
-                return Some(path);
-            }
-        }
-        None
-    }
-
-    /// Moves the unfinished state of `tailed` to its copy, which continues from the same
-    /// offset and is drained and closed like a rotated file.
-    fn adopt_copy(&mut self, tailed: &mut Tailed, path: &Path) -> io::Result<()> {
-        let file = File::open(path)?;
-        let metadata = file.metadata()?;
-        let copy = Tailed {
-            id: FileId::of(&metadata),
-            path: path.to_path_buf(),
-            labels: tailed.labels.clone(),
-            file,
+    /// Moves the unfinished state of `tailed` (its track, offset, partial line) to its
+    /// copy, which is drained and closed like a rotated file.
+    fn move_to_copy(&mut self, tailed: &mut Tailed, found: Found) -> io::Result<()> {
+        let start = Start {
+            track: tailed.track,
+            path: found.path,
+            file: found.file,
             offset: tailed.offset,
-            size: metadata.len(),
-            line_start: tailed.line_start,
-            partial: std::mem::take(&mut tailed.partial),
-            partial_truncated: tailed.partial_truncated,
-            head: tailed.head.clone(),
-            assembler: std::mem::replace(
-                &mut tailed.assembler,
-                Assembler::new(self.config.format, self.config.max_line_bytes),
-            ),
-            announced: None,
-            gone_since: Some(Instant::now()),
-            last_data: Instant::now(),
+            resent_below: tailed.resent_below,
+            gone: true,
         };
-        let mut copy = copy;
-        // Recorded before the original's reset to 0, so a crash in between still finds
-        // the copy (by identity, beside the original) and finishes it.
+        let mut copy = Tailed::new(start, &self.config, &self.node)?;
+        copy.line_start = tailed.line_start;
+        copy.partial = std::mem::take(&mut tailed.partial);
+        copy.partial_truncated = tailed.partial_truncated;
+        copy.assembler = std::mem::replace(
+            &mut tailed.assembler,
+            Assembler::new(self.config.format, self.config.max_line_bytes),
+        );
+        self.observe(copy.record(0));
         self.announce(&mut copy);
         self.files.insert(copy.id, copy);
         Ok(())
@@ -632,7 +750,7 @@ impl Reader {
         for tailed in self.files.values() {
             // Fresh sizes: while the sink is backed up, polls (which record sizes) wait.
             let size = tailed.file.metadata().map_or(tailed.size, |m| m.len());
-            let acked = self.positions.acked_offset(tailed.id).unwrap_or(0);
+            let acked = self.positions.acked_offset(tailed.track).unwrap_or(0);
             lag += size.saturating_sub(acked.min(size));
         }
         self.telemetry.lag_bytes.set(lag as f64);
@@ -771,15 +889,15 @@ mod tests {
 
         /// Scans, reads everything, and returns the lines and the last offset announced.
         fn read(&mut self) -> (Vec<String>, Option<u64>) {
-            self.reader.scan(false);
+            assert!(self.reader.scan(false).is_ok());
             while self.reader.poll_all().ok() == Some(true) {}
             let mut lines = Vec::new();
             let mut offset = None;
             while let Ok(batch) = self.input.try_recv() {
                 lines.extend(batch.entries.iter().map(|e| batch.line(e).to_string()));
                 for ack in &batch.acks {
-                    if let Ack::Advance(record) = ack {
-                        offset = Some(record.offset);
+                    if let Ack::Advance { offset: at, .. } = ack {
+                        offset = Some(*at);
                     }
                 }
             }

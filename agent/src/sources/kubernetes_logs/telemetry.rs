@@ -8,6 +8,7 @@ pub struct ReaderTelemetry {
     pub read_lines: Counter,
     pub read_bytes: Counter,
     pub truncated_lines: Counter,
+    pub resent_lines: Counter,
     pub rotations_moved: Counter,
     pub rotations_truncated: Counter,
     pub files_watched: Gauge,
@@ -39,6 +40,11 @@ impl ReaderTelemetry {
             truncated_lines: registry.counter(
                 "node_agent_logs_truncated_lines_total",
                 "Lines cut at sources.kubernetes_logs.max_line_bytes.",
+                &[],
+            ),
+            resent_lines: registry.counter(
+                "node_agent_logs_resent_lines_total",
+                "Lines read again after a restart that had been handed to the Loki sink before it without a recorded acknowledgement: they may reach Loki twice.",
                 &[],
             ),
             rotations_moved: rotations("moved"),
