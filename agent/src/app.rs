@@ -159,12 +159,14 @@ fn start_logs(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Vec<(&'static str, JoinHandle<()>)>> {
     let logs = &config.sources.kubernetes_logs;
-    let positions = Positions::open(&logs.positions_path).with_context(|| {
-        format!(
-            "sources.kubernetes_logs.positions_path: cannot use {}",
-            logs.positions_path.display()
-        )
-    })?;
+    let positions = Positions::open(&logs.positions_path)
+        .with_context(|| {
+            format!(
+                "sources.kubernetes_logs.positions_path: cannot use {}",
+                logs.positions_path.display()
+            )
+        })?
+        .with_telemetry(registry);
     let sink = LokiSink::new(config.sinks.loki.clone(), positions.clone(), registry)
         .context("sinks.loki")?;
     let (input, reader) = kubernetes_logs::spawn(

@@ -32,6 +32,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use crate::telemetry::{Counter, Gauge, Registry};
+
 /// How many leading bytes of a file its fingerprint covers at most.
 pub const FINGERPRINT_BYTES: usize = 256;
 
@@ -176,6 +178,16 @@ pub struct Positions {
     writing: Arc<Mutex<()>>,
     /// Signalled on every acknowledgement, to wake the flusher.
     changed: Arc<tokio::sync::Notify>,
+    telemetry: Option<PositionsTelemetry>,
+}
+
+/// The positions file's `node_agent_logs_positions_*` series: an on-call engineer's
+/// proof that checkpoints are still being recorded.
+#[derive(Clone, Debug)]
+struct PositionsTelemetry {
+    last_write: Gauge,
+    write_errors: Counter,
+    tracks: Gauge,
 }
 
 impl Positions {
@@ -203,7 +215,32 @@ impl Positions {
             })),
             writing: Arc::default(),
             changed: Arc::default(),
+            telemetry: None,
         })
+    }
+
+    /// Registers the positions file's series in `registry`.
+    pub fn with_telemetry(mut self, registry: &Registry) -> Positions {
+        let telemetry = PositionsTelemetry {
+            last_write: registry.gauge(
+                "node_agent_logs_positions_last_write_timestamp_seconds",
+                "When the positions file was last written (Unix time); 0 before the first write.",
+                &[],
+            ),
+            write_errors: registry.counter(
+                "node_agent_logs_positions_write_errors_total",
+                "Failed writes of the positions file (checkpoints not recorded; retried).",
+                &[],
+            ),
+            tracks: registry.gauge(
+                "node_agent_logs_positions_tracks",
+                "Files recorded in the positions file (seen and not yet fully acknowledged and gone).",
+                &[],
+            ),
+        };
+        telemetry.tracks.set(self.lock().records.len() as f64);
+        self.telemetry = Some(telemetry);
+        self
     }
 
     /// The recorded tracks, oldest first.
@@ -300,7 +337,7 @@ impl Positions {
     /// Writes the file if anything changed since the last write.
     pub fn save(&self) -> io::Result<()> {
         let _writing = self.writing.lock().expect("positions writer poisoned");
-        let bytes = {
+        let (bytes, tracks) = {
             let mut state = self.lock();
             if !state.dirty {
                 return Ok(());
@@ -311,15 +348,28 @@ impl Positions {
                 .values()
                 .map(|r| serde_json::to_value(r).expect("positions serialize"))
                 .collect();
-            serde_json::to_vec_pretty(&OnDisk {
+            let bytes = serde_json::to_vec_pretty(&OnDisk {
                 version: VERSION,
                 files,
             })
-            .expect("positions serialize")
+            .expect("positions serialize");
+            (bytes, state.records.len())
         };
         let result = write_atomically(&self.path, &bytes);
         if result.is_err() {
             self.lock().dirty = true;
+        }
+        if let Some(telemetry) = &self.telemetry {
+            match &result {
+                Ok(()) => {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0.0, |d| d.as_secs_f64());
+                    telemetry.last_write.set(now);
+                    telemetry.tracks.set(tracks as f64);
+                }
+                Err(_) => telemetry.write_errors.inc(),
+            }
         }
         result
     }
@@ -577,6 +627,27 @@ mod tests {
             let error = Positions::open(&path).unwrap_err();
             assert!(error.to_string().contains("corrupt"), "{error}");
         }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn writes_and_failed_writes_show_in_the_positions_series() {
+        let dir = temp_dir("series");
+        let registry = Registry::new();
+        let positions = Positions::open(&dir.join("positions.json"))
+            .unwrap()
+            .with_telemetry(&registry);
+        positions.observe(record(1, 7, 0));
+        positions.save().unwrap();
+        let telemetry = positions.telemetry.clone().unwrap();
+        assert!(telemetry.last_write.get() > 1.7e9);
+        assert_eq!(telemetry.tracks.get(), 1.0);
+        // The temporary file cannot be created where a directory stands.
+        std::fs::create_dir(dir.join("positions.json.tmp")).unwrap();
+        positions.observe(record(2, 8, 0));
+        assert!(positions.save().is_err());
+        assert_eq!(telemetry.write_errors.get(), 1.0);
+        assert_eq!(telemetry.tracks.get(), 1.0, "not written, not counted");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
