@@ -22,6 +22,7 @@ SINK_REQUESTS = 7
 FILES_WATCHED = 8
 QUEUE = 9
 SCRAPE_ERRORS = 10
+POSITIONS = 11
 
 _SEL = 'job=~"$job", instance=~"$instance"'
 
@@ -108,6 +109,14 @@ def build() -> dash.Dashboard:
             "Requests waiting or in flight per sink; at capacity the oldest is dropped (queue_full).",
             "short",
             [promql(f"node_agent_sink_queue_requests{{{_SEL}}}", "{{instance}} {{sink}}")],
+            width=8,
+        ),
+        timeseries_panel(
+            POSITIONS, "Checkpoints: time since the positions file was written",
+            "Seconds since the agent last recorded acknowledged offsets. It grows while nothing is acknowledged; "
+            "growing while Loki accepts lines means checkpoints are not recorded (a restart would re-send them).",
+            "s",
+            [promql(f"time() - node_agent_logs_positions_last_write_timestamp_seconds{{{_SEL}}}", "{{instance}}")],
             width=8,
         ),
     ]
