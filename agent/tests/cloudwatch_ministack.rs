@@ -12,7 +12,8 @@ use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{
     Dimension, Metric, MetricDataQuery, MetricStat, StandardUnit, Statistic,
 };
-use node_agent::config::{Config, IdentityConfig};
+use node_agent::config::Config;
+use node_agent::config::types::IdentityConfig;
 use node_agent::metric::{MetricFamily, MetricKind, labels};
 use node_agent::pipeline::{MetricBatch, metric_channel};
 use node_agent::sinks::SinkTelemetry;

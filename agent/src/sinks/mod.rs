@@ -9,7 +9,7 @@ pub mod loki;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
+use crate::config::types::ConfigError;
 use crate::telemetry::{Counter, DURATION_BUCKETS, Gauge, Histogram, Registry};
 
 /// The `sinks:` section.

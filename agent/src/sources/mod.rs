@@ -14,7 +14,7 @@ pub mod prometheus_scrape;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
+use crate::config::types::ConfigError;
 
 /// The `sources:` section.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

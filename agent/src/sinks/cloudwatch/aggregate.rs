@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::config::IdentityConfig;
+use crate::config::types::IdentityConfig;
 use crate::metric::{Labels, MetricKind};
 use crate::pipeline::MetricBatch;
 use crate::sinks::cloudwatch::config::{IdentityDimension, MetricRule};

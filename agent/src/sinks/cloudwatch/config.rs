@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, Seconds};
+use crate::config::types::{ConfigError, Seconds};
 use crate::selector::Selector;
 
 /// CloudWatch's limits on one PutMetricData call.

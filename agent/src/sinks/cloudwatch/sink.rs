@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::IdentityConfig;
+use crate::config::types::IdentityConfig;
 use crate::pipeline::MetricReceiver;
 use crate::sinks::SinkTelemetry;
 use crate::sinks::cloudwatch::aggregate::Aggregator;

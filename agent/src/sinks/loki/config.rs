@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::config::{ConfigError, Seconds};
+use crate::config::types::{ConfigError, Seconds};
 
 /// A credential: read from the config, never printed (`--check-config` shows
 /// `<redacted>`, `Debug` too).

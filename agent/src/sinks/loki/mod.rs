@@ -212,7 +212,7 @@ async fn sleep_until(deadline: Option<Instant>) {
 mod tests {
     use super::*;
     use crate::checkpoint::{Ack, FileId, Fingerprint, Record, Track};
-    use crate::config::Seconds;
+    use crate::config::types::Seconds;
     use crate::sources::kubernetes_logs::LogEntry;
     use loki_receiver::{Mode, Receiver, ReceiverConfig};
 

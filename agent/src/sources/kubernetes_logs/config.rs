@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::parser::Format;
-use crate::config::{ConfigError, Seconds};
+use crate::config::types::{ConfigError, Seconds};
 
 /// Tailing container log files.
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, Pattern, Seconds};
+use crate::config::types::{ConfigError, Pattern, Seconds};
 
 /// Mount points node_exporter 1.5 (as Debian ships it) skips: pseudo and runtime mounts.
 pub const DEFAULT_MOUNT_POINTS_EXCLUDE: &str =

@@ -2,7 +2,7 @@
 //! (sectors are always 512 bytes in this file, whatever the device's sector size).
 //! Field meanings: <https://www.kernel.org/doc/Documentation/ABI/testing/procfs-diskstats>
 
-use crate::config::Pattern;
+use crate::config::types::Pattern;
 use crate::metric::{MetricFamily, MetricKind, labels};
 
 const SECTOR_BYTES: f64 = 512.0;

@@ -1,6 +1,6 @@
 //! `/proc/net/dev`: traffic counters per network device.
 
-use crate::config::Pattern;
+use crate::config::types::Pattern;
 use crate::metric::{MetricFamily, MetricKind, labels};
 
 const RECEIVE: [&str; 8] = [

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, Seconds};
+use crate::config::types::{ConfigError, Seconds};
 
 /// One endpoint to scrape.
 #[derive(Clone, Debug, Deserialize, Serialize)]
