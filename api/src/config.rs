@@ -138,6 +138,21 @@ pub const SETTINGS: &[Setting] = &[
         help: "Log filter, e.g. info,task_api=debug.",
     },
     Setting {
+        name: "LOG_FILE",
+        default: None,
+        help: "If set, every log line also goes to this file (stdout keeps its copy), e.g. for a sidecar that tails it.",
+    },
+    Setting {
+        name: "LOG_FILE_MAX_BYTES",
+        default: Some("10485760"),
+        help: "With LOG_FILE: the file is renamed to LOG_FILE.1 before it would exceed this size; at least 4096.",
+    },
+    Setting {
+        name: "LOG_FILE_MAX_FILES",
+        default: Some("2"),
+        help: "With LOG_FILE: rotated files kept (LOG_FILE.1 ... LOG_FILE.N), 1 to 100; older ones are deleted.",
+    },
+    Setting {
         name: "TELEMETRY_ENABLED",
         default: Some("true"),
         help: "false drops request spans, RED metrics and trace export; for overhead benchmarks only.",
@@ -322,7 +337,22 @@ pub enum LogFormat {
 pub struct LogSettings {
     pub format: LogFormat,
     pub filter: String,
+    /// `Some` when LOG_FILE is set: a second copy of the log, rotated by size.
+    pub file: Option<LogFileSettings>,
 }
+
+/// The log file a sidecar tails (LOG_FILE and its rotation limits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFileSettings {
+    pub path: PathBuf,
+    pub max_bytes: u64,
+    pub max_files: u32,
+}
+
+/// The smallest LOG_FILE_MAX_BYTES: below a few lines per file, rotation would churn.
+pub const LOG_FILE_MIN_BYTES: u64 = 4096;
+/// The most LOG_FILE_MAX_FILES: more rotated files belong in a log shipper, not a pod.
+pub const LOG_FILE_MAX_ROTATED: u32 = 100;
 
 /// A setting that could not be used; names the variable and says what is allowed.
 #[derive(Debug, thiserror::Error)]
@@ -481,6 +511,7 @@ impl Settings {
                     }
                 },
                 filter: source.required("RUST_LOG"),
+                file: log_file(&source)?,
             },
             telemetry_enabled: source.boolean("TELEMETRY_ENABLED")?,
             fault_injection: fault_injection(&source)?,
@@ -515,6 +546,45 @@ impl Settings {
         }
         text
     }
+}
+
+/// The log file's settings; LOG_FILE_MAX_* are not even read unless LOG_FILE is set.
+fn log_file<F: Fn(&str) -> Option<String>>(
+    source: &Source<F>,
+) -> Result<Option<LogFileSettings>, ConfigError> {
+    let Some(path) = source.raw("LOG_FILE") else {
+        return Ok(None);
+    };
+    if path.ends_with('/') {
+        return Err(ConfigError::new(
+            "LOG_FILE",
+            &path,
+            "expected the path of a file, not a directory",
+        ));
+    }
+    let max_bytes: u64 = source.parse("LOG_FILE_MAX_BYTES", "a number of bytes")?;
+    if max_bytes < LOG_FILE_MIN_BYTES {
+        return Err(ConfigError::new(
+            "LOG_FILE_MAX_BYTES",
+            &source.required("LOG_FILE_MAX_BYTES"),
+            format!("expected at least {LOG_FILE_MIN_BYTES} bytes"),
+        ));
+    }
+    let max_files: u32 = source.parse("LOG_FILE_MAX_FILES", "a whole number")?;
+    if !(1..=LOG_FILE_MAX_ROTATED).contains(&max_files) {
+        return Err(ConfigError::new(
+            "LOG_FILE_MAX_FILES",
+            &source.required("LOG_FILE_MAX_FILES"),
+            format!(
+                "expected 1 to {LOG_FILE_MAX_ROTATED} (a tailer needs at least one rotated file to finish reading)"
+            ),
+        ));
+    }
+    Ok(Some(LogFileSettings {
+        path: PathBuf::from(path),
+        max_bytes,
+        max_files,
+    }))
 }
 
 /// The starting fault; the FAULT_* values are not even read unless injection is enabled.
@@ -761,6 +831,31 @@ mod tests {
         ] {
             let err =
                 settings(&[("FAULT_INJECTION_ENABLED", "true"), (variable, value)]).unwrap_err();
+            assert_eq!(err.variable, variable, "{err}");
+        }
+    }
+
+    #[test]
+    fn the_log_file_is_off_unless_set_and_then_validated() {
+        let off = settings(&[("LOG_FILE_MAX_BYTES", "1")]).unwrap();
+        assert_eq!(off.log.file, None, "limits are ignored without LOG_FILE");
+        let on = settings(&[("LOG_FILE", "/var/log/task-api/task-api.log")]).unwrap();
+        assert_eq!(
+            on.log.file,
+            Some(LogFileSettings {
+                path: PathBuf::from("/var/log/task-api/task-api.log"),
+                max_bytes: 10_485_760,
+                max_files: 2,
+            })
+        );
+        for (variable, value) in [
+            ("LOG_FILE", "/var/log/task-api/"),
+            ("LOG_FILE_MAX_BYTES", "4095"),
+            ("LOG_FILE_MAX_BYTES", "10MiB"),
+            ("LOG_FILE_MAX_FILES", "0"),
+            ("LOG_FILE_MAX_FILES", "101"),
+        ] {
+            let err = settings(&[("LOG_FILE", "/tmp/t.log"), (variable, value)]).unwrap_err();
             assert_eq!(err.variable, variable, "{err}");
         }
     }

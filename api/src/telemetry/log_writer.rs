@@ -1,20 +1,23 @@
-//! Where log lines go: a shared buffer that a background thread writes to stdout in batches.
+//! Where log lines go: a shared buffer that a background thread writes to stdout (and to
+//! LOG_FILE when set) in batches.
 //!
 //! A request appends its line under a mutex and returns; it never makes a system call. The
 //! writer thread is woken only by the first line after it went idle and then lingers up to
 //! [`LINGER`] to gather more (or until [`WRITE_AT`] bytes wait), so there is one
-//! `write(2)` and wake-up per batch of lines instead of one per line. (The
-//! `tracing-appender` channel this replaces woke its thread for nearly every line: on a
-//! busy 2-core machine those wake-ups and context switches cost more than formatting the
-//! line.)
+//! `write(2)` and wake-up per batch of lines instead of one per line: on a busy 2-core
+//! machine, a wake-up and context switch per line cost more than formatting the line.
 //!
 //! Nothing is dropped: when stdout cannot keep up and the buffer holds [`MAX_BUFFERED`]
 //! bytes, loggers wait for the writer. Dropping the [`LogWriterGuard`] writes what is left.
+//! The log file is the sidecar's copy: its failures are reported and skipped
+//! ([`RotatingFile::write_lines`]), never waited for.
 
 use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use super::log_file::RotatingFile;
 
 /// How long the writer waits after the first line for more to join its batch; the longest
 /// a line waits in memory. Under light load it bounds the writer's wake-ups to 50 a
@@ -73,14 +76,17 @@ pub struct LogWriterGuard {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Starts the writer thread over `out`.
-pub fn spawn(out: impl Write + Send + 'static) -> io::Result<(LogWriter, LogWriterGuard)> {
+/// Starts the writer thread over `out` and, when given, the log file.
+pub fn spawn(
+    out: impl Write + Send + 'static,
+    file: Option<RotatingFile>,
+) -> io::Result<(LogWriter, LogWriterGuard)> {
     let shared = Arc::new(Shared::default());
     let thread = std::thread::Builder::new()
         .name("log-writer".to_string())
         .spawn({
             let shared = shared.clone();
-            move || write_batches(&shared, out)
+            move || write_batches(&shared, out, file)
         })?;
     Ok((
         LogWriter {
@@ -93,7 +99,7 @@ pub fn spawn(out: impl Write + Send + 'static) -> io::Result<(LogWriter, LogWrit
     ))
 }
 
-fn write_batches(shared: &Shared, mut out: impl Write) {
+fn write_batches(shared: &Shared, mut out: impl Write, mut file: Option<RotatingFile>) {
     let mut batch = Vec::with_capacity(WRITE_AT);
     loop {
         let mut state = shared.lock();
@@ -124,6 +130,9 @@ fn write_batches(shared: &Shared, mut out: impl Write) {
         // Nowhere to report a failing stdout; the lines are lost either way, and blocking
         // every request on it would turn a logging fault into an outage.
         let _ = out.write_all(&batch).and_then(|()| out.flush());
+        if let Some(file) = &mut file {
+            file.write_lines(&batch);
+        }
         batch.clear();
         if batch.capacity() > 4 * WRITE_AT {
             batch.shrink_to(WRITE_AT);
@@ -214,7 +223,7 @@ mod tests {
     #[test]
     fn every_line_arrives_whole_and_in_order_in_few_writes() {
         let sink = Sink::default();
-        let (writer, guard) = spawn(sink.clone()).unwrap();
+        let (writer, guard) = spawn(sink.clone(), None).unwrap();
         let threads: Vec<_> = (0..4)
             .map(|t| {
                 let mut writer = writer.clone();
@@ -268,11 +277,14 @@ mod tests {
     fn loggers_wait_for_a_stalled_stdout_and_lose_nothing() {
         let sink = Sink::default();
         let (open, gate) = std::sync::mpsc::channel();
-        let (writer, guard) = spawn(Gated {
-            open: gate,
-            opened: false,
-            sink: sink.clone(),
-        })
+        let (writer, guard) = spawn(
+            Gated {
+                open: gate,
+                opened: false,
+                sink: sink.clone(),
+            },
+            None,
+        )
         .unwrap();
         let line = [b"x".repeat(1023), b"\n".to_vec()].concat();
         // Up to MAX_BUFFERED can sit in the batch the stalled write holds and as much again
@@ -313,7 +325,7 @@ mod tests {
     #[test]
     fn a_quiet_line_is_written_without_waiting_for_more() {
         let sink = Sink::default();
-        let (mut writer, _guard) = spawn(sink.clone()).unwrap();
+        let (mut writer, _guard) = spawn(sink.clone(), None).unwrap();
         writer.write_all(b"alone\n").unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while sink.0.lock().unwrap().0.is_empty() {

@@ -4,6 +4,7 @@
 pub mod exposition;
 pub mod http;
 pub mod http_series;
+pub mod log_file;
 pub mod log_writer;
 pub mod logging;
 pub mod metrics;
@@ -44,9 +45,10 @@ impl TelemetryGuard {
 
 /// Installs the global subscriber.
 ///
-/// Logs: events filtered by `RUST_LOG`, written to stdout in batches by a background
-/// thread ([`log_writer`]), so a request never waits on a `write(2)`; loggers wait rather
-/// than drop when its buffer is full — a log line is evidence. Spans exist only when traces are exported: then this
+/// Logs: events filtered by `RUST_LOG`, written to stdout (and LOG_FILE, [`log_file`]) in
+/// batches by a background thread ([`log_writer`]), so a request never waits on a
+/// `write(2)`; loggers wait rather than drop when its buffer is full — a log line is
+/// evidence. Spans exist only when traces are exported: then this
 /// crate's request and database spans go to OpenTelemetry whatever the log level (a quiet
 /// log must not blind the traces). Without export no span is created at all; correlation
 /// ids come from the request's task-local instead.
@@ -59,9 +61,19 @@ pub fn init(settings: &LogSettings, enabled: bool) -> Result<TelemetryGuard, Con
         )
     })?;
     let traces = traces::from_env()?;
+    let file = match &settings.file {
+        Some(file) => Some(log_file::RotatingFile::open(file.clone()).map_err(|e| {
+            ConfigError::new(
+                "LOG_FILE",
+                &file.path.display().to_string(),
+                format!("cannot open the file for appending: {e}"),
+            )
+        })?),
+        None => None,
+    };
     // Only fails when the process cannot start a thread at all: nothing could run then.
     let (writer, log_writer) =
-        log_writer::spawn(std::io::stdout()).expect("cannot start the log writer thread");
+        log_writer::spawn(std::io::stdout(), file).expect("cannot start the log writer thread");
     // Two stacks rather than an `Option` layer: an absent layer would still enable spans.
     if enabled && traces.exporting {
         let span_filter = Targets::new()

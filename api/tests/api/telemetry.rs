@@ -400,6 +400,79 @@ async fn access_lines_follow_the_log_filter_and_format() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_file_holds_stdouts_lines_rotated_by_rename_without_a_split_line() {
+    let logs = tempfile::tempdir().unwrap();
+    let path = logs.path().join("task-api.log");
+    let binary = Binary::start(&[
+        ("LOG_FILE", path.to_str().unwrap()),
+        ("LOG_FILE_MAX_BYTES", "4096"),
+        ("LOG_FILE_MAX_FILES", "20"),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    // ~30 access lines of ~500 bytes: several rotations at 4096 bytes a file.
+    for i in 0..30 {
+        let response = client
+            .post(format!("{}/api/v1/tasks", binary.address))
+            .bearer_auth(token_for("alice"))
+            .header("x-request-id", format!("file-{i}"))
+            .json(&json!({ "title": "to the sidecar" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let stdout = binary.terminate();
+
+    let mut rotated: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir(logs.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter_map(|p| {
+            let n = p.extension()?.to_str()?.parse().ok()?;
+            Some((n, p))
+        })
+        .collect();
+    rotated.sort();
+    assert!(rotated.len() >= 2, "no rotation: {rotated:?}");
+    assert_eq!(
+        rotated.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        (1..=rotated.len() as u32).collect::<Vec<_>>(),
+        "rotated files are numbered 1..N"
+    );
+    let mut in_file = String::new();
+    for file in rotated.iter().rev().map(|(_, p)| p).chain([&path]) {
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(
+            text.len() <= 4096,
+            "{} has {} bytes",
+            file.display(),
+            text.len()
+        );
+        assert!(
+            text.ends_with('\n'),
+            "{} ends inside a line",
+            file.display()
+        );
+        in_file.push_str(&text);
+    }
+    let in_file: Vec<&str> = in_file.lines().collect();
+    assert_eq!(
+        in_file, stdout,
+        "the file holds stdout's lines, whole and in order"
+    );
+    for i in 0..30 {
+        let id = format!("file-{i}");
+        assert!(
+            in_file.iter().any(|line| {
+                let line: Value = serde_json::from_str(line).unwrap();
+                line["request_id"] == id.as_str() && line["message"] == "request completed"
+            }),
+            "no access line for {id} in the log file"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_log_line_of_a_request_carries_its_ids_and_no_secret() {
     let binary = Binary::start(&[("RUST_LOG", "info,task_api::db=debug")]).await;
     let token = token_for("alice");
