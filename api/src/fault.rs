@@ -24,7 +24,7 @@ use axum::{
 };
 use tower::{Layer, Service};
 
-use crate::problem::ApiError;
+use crate::{problem::ApiError, route_templates};
 
 /// The longest latency that can be injected: beyond it a test is waiting for nothing.
 pub const MAX_LATENCY_SECONDS: f64 = 60.0;
@@ -118,7 +118,7 @@ impl FaultInjector {
 /// Only the API's operations are disturbed; the OpenAPI document stays reachable so a
 /// fuzzer or client generator can still read the contract.
 fn applies_to(path: &str) -> bool {
-    path.starts_with("/api/v1/") && path != "/api/v1/openapi.json"
+    path.starts_with(route_templates::API_PREFIX) && path != route_templates::OPENAPI
 }
 
 /// Wraps the public router with the injector.

@@ -6,15 +6,7 @@
 //! balancers notice), then stops accepting, in-flight requests finish within the shutdown
 //! timeout, and the pool closes.
 
-use std::{
-    future::Future,
-    net::SocketAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::{BoxError, error_handling::HandleErrorLayer, extract::DefaultBodyLimit, middleware};
@@ -27,36 +19,10 @@ use crate::{
     fault::{FaultInjector, FaultLayer},
     problem::ApiError,
     request_id, routes,
+    state::{AppState, Readiness},
     store::{Database, TaskStore},
     telemetry::{self, metrics::Metrics},
 };
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: TaskStore,
-    pub authenticator: Arc<Authenticator>,
-    pub readiness: Arc<Readiness>,
-    pub metrics: Arc<Metrics>,
-    /// `None` unless fault injection is enabled (tests only).
-    pub fault: Option<Arc<FaultInjector>>,
-}
-
-/// Whether this instance should receive traffic.
-#[derive(Default)]
-pub struct Readiness {
-    migrated: AtomicBool,
-    draining: AtomicBool,
-}
-
-impl Readiness {
-    pub fn is_migrated(&self) -> bool {
-        self.migrated.load(Ordering::Acquire)
-    }
-    pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::Acquire)
-    }
-}
 
 /// A built, bound, not yet serving application.
 pub struct Application {
@@ -172,7 +138,7 @@ impl Application {
             }
         }
 
-        state.readiness.draining.store(true, Ordering::Release);
+        state.readiness.start_draining();
         tracing::info!(drain_delay = ?settings.shutdown.drain_delay, "shutdown requested: readiness is now 503, draining");
         tokio::time::sleep(settings.shutdown.drain_delay).await;
 
@@ -280,7 +246,7 @@ async fn maintain_database(state: AppState, gauge_interval: Duration) {
     loop {
         match state.store.database().migrate().await {
             Ok(()) => {
-                state.readiness.migrated.store(true, Ordering::Release);
+                state.readiness.mark_migrated();
                 tracing::info!(
                     db_system_name = state.store.database().system_name(),
                     "database migrations applied"

@@ -16,7 +16,7 @@ pub mod jwks;
 use std::sync::Arc;
 
 use axum::{
-    extract::FromRequestParts,
+    extract::{FromRef, FromRequestParts},
     http::{HeaderMap, header::AUTHORIZATION, request::Parts},
 };
 use base64::Engine as _;
@@ -30,7 +30,6 @@ use jwks::Jwks;
 use crate::{
     config::{AuthSettings, JwtKey},
     problem::ApiError,
-    startup::AppState,
     telemetry::metrics::{Metrics, ReasonLabels},
 };
 
@@ -322,12 +321,17 @@ fn header_names_an_unusable_alg(token: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner(pub String);
 
-impl FromRequestParts<AppState> for Owner {
+/// Any state that can hand out the [`Authenticator`] ([`FromRef`]), so this module does not
+/// depend on the application's state type.
+impl<S> FromRequestParts<S> for Owner
+where
+    Arc<Authenticator>: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        state
-            .authenticator
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Arc::<Authenticator>::from_ref(state)
             .authenticate(&parts.headers)
             .await
             .map_err(ApiError::Unauthorized)

@@ -10,7 +10,7 @@ use crate::{
     domain::FieldError,
     fault::{Fault, FaultField, FaultInjector},
     problem::ApiError,
-    startup::AppState,
+    state::AppState,
 };
 
 fn injector(state: &AppState) -> Result<&Arc<FaultInjector>, ApiError> {

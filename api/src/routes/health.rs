@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::{Json, extract::State, http::StatusCode};
 use serde_json::{Value, json};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// How long readiness waits for the database before calling it down.
 const DATABASE_CHECK_TIMEOUT: Duration = Duration::from_secs(1);

@@ -8,7 +8,7 @@ use axum::{
 };
 
 use crate::{
-    startup::AppState,
+    state::AppState,
     telemetry::metrics::{ConnectionState, POOL_NAME, PoolLabels, PoolStateLabels},
 };
 

@@ -10,22 +10,22 @@ pub mod tasks;
 
 use axum::{Router, http::Uri, routing::get};
 
-use crate::{problem::ApiError, startup::AppState};
+use crate::{problem::ApiError, route_templates, state::AppState};
 
 /// `/api/v1/*`, with problem+json answers for unknown routes and methods.
 pub fn api_router() -> Router<AppState> {
     Router::new()
         .route(
-            "/api/v1/tasks",
+            route_templates::TASKS,
             get(tasks::list_tasks).post(tasks::create_task),
         )
         .route(
-            "/api/v1/tasks/{id}",
+            route_templates::TASK,
             get(tasks::get_task)
                 .patch(tasks::update_task)
                 .delete(tasks::delete_task),
         )
-        .route("/api/v1/openapi.json", get(openapi::openapi_json))
+        .route(route_templates::OPENAPI, get(openapi::openapi_json))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|uri: Uri| async move {
             ApiError::RouteNotFound(uri.path().chars().take(200).collect())

@@ -20,7 +20,8 @@ use crate::{
         TaskPatch, TaskPriority, TaskQuery, TaskStatus, TaskTitle,
     },
     problem::{ApiError, Problem},
-    startup::AppState,
+    route_templates,
+    state::AppState,
     store::UpdateOutcome,
 };
 
@@ -325,7 +326,7 @@ fn task_response(status: StatusCode, task: &Task) -> Response {
 
 /// Create a task.
 #[utoipa::path(
-    post, path = "/api/v1/tasks", tag = "tasks",
+    post, path = route_templates::TASKS, tag = "tasks",
     request_body(content = CreateTaskRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = TaskResponse,
@@ -356,7 +357,7 @@ pub async fn create_task(
 
 /// Read a task.
 #[utoipa::path(
-    get, path = "/api/v1/tasks/{id}", tag = "tasks",
+    get, path = route_templates::TASK, tag = "tasks",
     params(("id" = Uuid, Path, description = "Task id")),
     responses(
         (status = 200, description = "The task", body = TaskResponse, headers(("ETag" = String))),
@@ -400,7 +401,7 @@ pub async fn get_task(
 
 /// List tasks, filtered and sorted, one page at a time.
 #[utoipa::path(
-    get, path = "/api/v1/tasks", tag = "tasks",
+    get, path = route_templates::TASKS, tag = "tasks",
     params(ListParams),
     responses(
         (status = 200, description = "One page", body = TaskPage),
@@ -442,7 +443,7 @@ pub async fn list_tasks(
 
 /// Change some fields of a task.
 #[utoipa::path(
-    patch, path = "/api/v1/tasks/{id}", tag = "tasks",
+    patch, path = route_templates::TASK, tag = "tasks",
     params(
         ("id" = Uuid, Path, description = "Task id"),
         ("If-Match" = Option<String>, Header, description = "ETag the client last read; 412 if the task changed since"),
@@ -508,7 +509,7 @@ pub async fn update_task(
 
 /// Delete a task.
 #[utoipa::path(
-    delete, path = "/api/v1/tasks/{id}", tag = "tasks",
+    delete, path = route_templates::TASK, tag = "tasks",
     params(
         ("id" = Uuid, Path, description = "Task id"),
         ("If-Match" = Option<String>, Header, description = "ETag the client last read; 412 if the task changed since"),

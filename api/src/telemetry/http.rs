@@ -9,8 +9,8 @@
 //! It wraps the whole router rather than each route (`Router::layer`), because a per-route
 //! layer re-boxes and clones the route's service on every request, which cost more than
 //! the telemetry itself. The route template (`http.route`) is therefore matched here from
-//! the path, against the router's templates in [`ROUTES`]; a test checks the match equals
-//! axum's `MatchedPath` for every template.
+//! the path, against the router's templates ([`route_templates::ALL`]); a test checks the
+//! match equals axum's `MatchedPath` for every template.
 
 use std::{sync::Arc, time::Instant};
 
@@ -40,14 +40,13 @@ use super::{
     metrics::{HttpLabels, Metrics, UNMATCHED_ROUTE},
     traces,
 };
-use crate::request_id::{self, Correlation, Scoped, TraceIds};
+use crate::{
+    request_id::{self, Correlation, Scoped, TraceIds},
+    route_templates,
+};
 
 /// Every route template the router knows; anything else is [`UNMATCHED_ROUTE`].
-const ROUTES: [&str; 3] = [
-    "/api/v1/tasks",
-    "/api/v1/tasks/{id}",
-    "/api/v1/openapi.json",
-];
+const ROUTES: [&str; route_templates::ALL.len()] = route_templates::ALL;
 /// How each of [`ROUTES`] matches a path, worked out at compile time: this runs per request.
 const ROUTE_MATCHERS: [RouteMatcher; ROUTES.len()] = {
     let mut matchers = [RouteMatcher::EXACT_EMPTY; ROUTES.len()];
