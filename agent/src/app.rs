@@ -15,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::Positions;
 use crate::config::Config;
-use crate::pipeline::{self, MetricOutputs};
+use crate::pipeline::logs::log_channel;
+use crate::pipeline::metrics::{MetricOutputs, metric_channel};
 use crate::server;
 use crate::sinks::cloudwatch::sink::CloudWatchSink;
 use crate::sinks::loki::LokiSink;
@@ -53,7 +54,7 @@ impl Application {
         // Sinks first, so sources can be handed their inputs.
         let mut metric_sinks = Vec::new();
         if config.sinks.cloudwatch.enabled {
-            let (sender, receiver) = pipeline::metric_channel();
+            let (sender, receiver) = metric_channel();
             let sink =
                 CloudWatchSink::new(config.sinks.cloudwatch.clone(), &config.identity, &registry)
                     .await?;
@@ -169,10 +170,12 @@ fn start_logs(
         .with_telemetry(registry);
     let sink = LokiSink::new(config.sinks.loki.clone(), positions.clone(), registry)
         .context("sinks.loki")?;
-    let (input, reader) = kubernetes_logs::spawn(
+    let (output, input) = log_channel(logs.channel_capacity());
+    let reader = kubernetes_logs::spawn(
         logs.clone(),
         config.identity.node.clone(),
         positions.clone(),
+        output,
         registry,
         shutdown.clone(),
     )

@@ -15,7 +15,7 @@ use aws_sdk_cloudwatch::types::{
 use node_agent::config::Config;
 use node_agent::config::types::IdentityConfig;
 use node_agent::metric::{MetricFamily, MetricKind, labels};
-use node_agent::pipeline::{MetricBatch, metric_channel};
+use node_agent::pipeline::metrics::{MetricBatch, metric_channel};
 use node_agent::sinks::SinkTelemetry;
 use node_agent::sinks::cloudwatch::sink::CloudWatchSink;
 use node_agent::telemetry::Registry;

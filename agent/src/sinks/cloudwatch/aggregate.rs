@@ -14,7 +14,7 @@ use std::time::SystemTime;
 
 use crate::config::types::IdentityConfig;
 use crate::metric::{Labels, MetricKind};
-use crate::pipeline::MetricBatch;
+use crate::pipeline::metrics::MetricBatch;
 use crate::sinks::cloudwatch::config::{IdentityDimension, MetricRule};
 
 /// CloudWatch units the agent infers from Prometheus naming conventions.

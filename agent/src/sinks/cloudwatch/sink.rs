@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::types::IdentityConfig;
-use crate::pipeline::MetricReceiver;
+use crate::pipeline::metrics::MetricReceiver;
 use crate::sinks::SinkTelemetry;
 use crate::sinks::cloudwatch::aggregate::Aggregator;
 use crate::sinks::cloudwatch::batch;

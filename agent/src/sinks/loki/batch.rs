@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::logproto::{EntryAdapter, LabelPairAdapter, PushRequest, StreamAdapter, Timestamp};
 use super::metadata::Extractor;
 use crate::checkpoint::Ack;
-use crate::sources::kubernetes_logs::LogBatch;
+use crate::pipeline::logs::LogBatch;
 
 /// Lines gathered for the next push, with the checkpoint moves they carry.
 #[derive(Default)]
@@ -129,7 +129,7 @@ pub(super) struct Sealed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::kubernetes_logs::LogEntry;
+    use crate::pipeline::logs::LogEntry;
 
     fn batch_of(lines: &[(&str, i64, &str)]) -> LogBatch {
         let mut batch = LogBatch::default();

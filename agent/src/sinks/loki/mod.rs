@@ -31,13 +31,12 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::Positions;
+use crate::pipeline::logs::LogReceiver;
 use crate::sinks::SinkTelemetry;
-use crate::sources::kubernetes_logs::LogBatch;
 use crate::telemetry::Registry;
 use batch::Batch;
 use config::LokiConfig;
@@ -106,7 +105,7 @@ impl LokiSink {
     /// `flush_timeout` and writes the positions file once more.
     pub async fn run(
         self,
-        mut input: mpsc::Receiver<LogBatch>,
+        mut input: LogReceiver,
         shutdown: CancellationToken,
         flush_timeout: Duration,
     ) {
@@ -213,8 +212,9 @@ mod tests {
     use super::*;
     use crate::checkpoint::{Ack, FileId, Fingerprint, Record, Track};
     use crate::config::types::Seconds;
-    use crate::sources::kubernetes_logs::LogEntry;
+    use crate::pipeline::logs::{LogBatch, LogEntry};
     use loki_receiver::{Mode, Receiver, ReceiverConfig};
+    use tokio::sync::mpsc;
 
     const TRACK: Track = 1;
 

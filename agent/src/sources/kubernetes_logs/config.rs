@@ -64,6 +64,12 @@ impl Default for KubernetesLogsConfig {
 }
 
 impl KubernetesLogsConfig {
+    /// Capacity of the log channel, in hand-offs: `max_buffered_bytes` of them bounds
+    /// the memory between reader and sink.
+    pub fn channel_capacity(&self) -> usize {
+        (self.max_buffered_bytes / self.read_chunk_bytes).max(2)
+    }
+
     /// Checks ranges and patterns; `key` is this section's path.
     pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
         let at = |field: &str| format!("{key}.{field}");

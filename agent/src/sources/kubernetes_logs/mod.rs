@@ -19,62 +19,28 @@ pub mod tailer;
 pub mod telemetry;
 pub mod watch;
 
-use std::ops::Range;
-use std::sync::Arc;
-
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::checkpoint::{Ack, Positions};
+use crate::checkpoint::Positions;
+use crate::pipeline::logs::LogSender;
 use crate::telemetry::Registry;
 
-/// One log line on its way to Loki.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LogEntry {
-    /// The stream's label set, rendered (`{container="app", ...}`).
-    pub stream: Arc<str>,
-    /// Nanoseconds since the Unix epoch.
-    pub timestamp_ns: i64,
-    /// Where the message is in its batch's `text` (at most `max_line_bytes`).
-    pub text: Range<usize>,
-}
-
-/// What the reader hands to the sink at once: lines, then the checkpoint moves that
-/// become true once those lines (and all before them) are acknowledged.
-///
-/// The messages share one buffer instead of a `String` each: one allocation per
-/// hand-off rather than per line, freed by the sink in one piece.
-#[derive(Debug, Default)]
-pub struct LogBatch {
-    pub entries: Vec<LogEntry>,
-    pub acks: Vec<Ack>,
-    /// Every message, back to back.
-    pub text: String,
-}
-
-impl LogBatch {
-    /// The message of `entry`.
-    pub fn line(&self, entry: &LogEntry) -> &str {
-        &self.text[entry.text.clone()]
-    }
-}
-
-/// Starts the reader on its own thread (file reads block) and returns the sink's input
-/// and a task that completes when the thread has ended (on `shutdown`, or when the
-/// receiver is dropped).
+/// Starts the reader on its own thread (file reads block), sending to `output`; the task
+/// returned completes when the thread has ended (on `shutdown`, or when the receiver is
+/// dropped).
 pub fn spawn(
     config: config::KubernetesLogsConfig,
     node: String,
     positions: Positions,
+    output: LogSender,
     registry: &Registry,
     shutdown: CancellationToken,
-) -> std::io::Result<(mpsc::Receiver<LogBatch>, tokio::task::JoinHandle<()>)> {
-    let (tx, rx) = mpsc::channel(tailer::channel_capacity(&config));
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
     let reader = tailer::Reader::new(
         config,
         node,
         positions,
-        tx,
+        output,
         telemetry::ReaderTelemetry::new(registry),
         shutdown,
     );
@@ -89,5 +55,5 @@ pub fn spawn(
     let handle = tokio::spawn(async move {
         let _ = done_rx.await;
     });
-    Ok((rx, handle))
+    Ok(handle)
 }

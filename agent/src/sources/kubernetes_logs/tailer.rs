@@ -30,8 +30,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::LogBatch;
-use super::LogEntry;
 use super::config::KubernetesLogsConfig;
 use super::discovery::{self, FileLabels};
 use super::parser::{Assembler, Line};
@@ -39,6 +37,7 @@ use super::rotated::{self, Found};
 use super::telemetry::ReaderTelemetry;
 use super::watch::{FsEvents, Wake, static_root};
 use crate::checkpoint::{Ack, FINGERPRINT_BYTES, FileId, Fingerprint, Positions, Record, Track};
+use crate::pipeline::logs::{LogBatch, LogEntry, LogSender};
 
 /// Raw lines may exceed the message limit by this much (CRI/Docker prefixes) before the
 /// reader cuts them.
@@ -152,7 +151,7 @@ pub struct Reader {
     /// next hand-off, so no line leaves the reader before its file is recorded.
     unsaved: bool,
     files: HashMap<FileId, Tailed>,
-    output: mpsc::Sender<LogBatch>,
+    output: LogSender,
     telemetry: ReaderTelemetry,
     chunk: Vec<u8>,
     /// The hand-off being filled.
@@ -177,7 +176,7 @@ impl Reader {
         config: KubernetesLogsConfig,
         node: String,
         positions: Positions,
-        output: mpsc::Sender<LogBatch>,
+        output: LogSender,
         telemetry: ReaderTelemetry,
         shutdown: CancellationToken,
     ) -> Reader {
@@ -829,11 +828,6 @@ fn append_capped(buffer: &mut Vec<u8>, truncated: &mut bool, piece: &[u8], max: 
         *truncated = true;
     }
     buffer.extend_from_slice(&piece[..piece.len().min(room)]);
-}
-
-/// Keeps the channel capacity that bounds memory: `max_buffered_bytes` of hand-offs.
-pub fn channel_capacity(config: &KubernetesLogsConfig) -> usize {
-    (config.max_buffered_bytes / config.read_chunk_bytes).max(2)
 }
 
 #[cfg(test)]

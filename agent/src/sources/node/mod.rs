@@ -27,7 +27,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::metric::MetricFamily;
-use crate::pipeline::{MetricBatch, MetricOutputs};
+use crate::pipeline::metrics::{MetricBatch, MetricOutputs};
 use crate::telemetry::{Counter, DURATION_BUCKETS, Histogram, Registry};
 use config::NodeConfig;
 

@@ -17,7 +17,7 @@ use std::time::{Instant, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::pipeline::{MetricBatch, MetricOutputs};
+use crate::pipeline::metrics::{MetricBatch, MetricOutputs};
 use crate::telemetry::{DURATION_BUCKETS, Registry};
 use client::Scraper;
 use config::{PrometheusScrapeConfig, Target};

@@ -1,4 +1,4 @@
-//! What flows from sources to sinks: batches of metric families, fanned out over bounded
+//! Metrics from sources to sinks: batches of metric families, fanned out over bounded
 //! channels. A source never waits for a slow sink; a full channel drops the batch and
 //! counts it, because the next collection supersedes it anyway.
 
@@ -22,6 +22,9 @@ pub struct MetricBatch {
     pub families: Vec<MetricFamily>,
 }
 
+/// Sending end of a sink's input.
+pub type MetricSender = mpsc::Sender<Arc<MetricBatch>>;
+
 /// Receiving end of a sink's input.
 pub type MetricReceiver = mpsc::Receiver<Arc<MetricBatch>>;
 
@@ -29,24 +32,20 @@ pub type MetricReceiver = mpsc::Receiver<Arc<MetricBatch>>;
 pub const SINK_INPUT_CAPACITY: usize = 16;
 
 /// A sink's input channel.
-pub fn metric_channel() -> (mpsc::Sender<Arc<MetricBatch>>, MetricReceiver) {
+pub fn metric_channel() -> (MetricSender, MetricReceiver) {
     mpsc::channel(SINK_INPUT_CAPACITY)
 }
 
 /// The set of sinks a source sends to.
 #[derive(Clone, Debug)]
 pub struct MetricOutputs {
-    senders: Vec<mpsc::Sender<Arc<MetricBatch>>>,
+    senders: Vec<MetricSender>,
     dropped: Counter,
 }
 
 impl MetricOutputs {
     /// Outputs for `source`, counting drops in `node_agent_pipeline_dropped_batches_total`.
-    pub fn new(
-        source: &'static str,
-        senders: Vec<mpsc::Sender<Arc<MetricBatch>>>,
-        registry: &Registry,
-    ) -> Self {
+    pub fn new(source: &'static str, senders: Vec<MetricSender>, registry: &Registry) -> Self {
         let dropped = registry.counter(
             "node_agent_pipeline_dropped_batches_total",
             "Batches a source could not hand to a sink because the sink's input was full.",
