@@ -29,13 +29,13 @@ use jwks::Jwks;
 
 use crate::{
     config::{AuthSettings, JwtKey},
+    domain::OwnerId,
     problem::ApiError,
     telemetry::metrics::{Metrics, ReasonLabels},
 };
 
 /// The owner every task belongs to in development mode.
 pub const DEVELOPMENT_OWNER: &str = "development";
-const MAX_OWNER_LEN: usize = 255;
 /// Longer tokens are refused before any decoding: identity providers issue a few KiB at
 /// most, and a 64 KiB header should cost nothing but this comparison.
 const MAX_TOKEN_LEN: usize = 8192;
@@ -139,9 +139,9 @@ impl Authenticator {
 
     /// The owner the request's `Authorization` header proves; a refusal is counted and
     /// logged here.
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Owner, AuthFailure> {
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<OwnerId, AuthFailure> {
         if self.is_development() {
-            return Ok(Owner(DEVELOPMENT_OWNER.to_owned()));
+            return Ok(OwnerId::parse(DEVELOPMENT_OWNER.to_owned()).expect("a valid owner"));
         }
         let result = self.verify(headers).await;
         if let Err(failure) = result {
@@ -160,7 +160,7 @@ impl Authenticator {
         result
     }
 
-    async fn verify(&self, headers: &HeaderMap) -> Result<Owner, AuthFailure> {
+    async fn verify(&self, headers: &HeaderMap) -> Result<OwnerId, AuthFailure> {
         let token = bearer_token(headers)?;
         match &self.owner_claim {
             OwnerClaim::Sub => {
@@ -211,7 +211,7 @@ impl Authenticator {
     }
 
     /// Checks `iat` (which the JWT library does not) and the owner claim.
-    fn owner_of(&self, owner: Option<Value>, iat: Option<Value>) -> Result<Owner, AuthFailure> {
+    fn owner_of(&self, owner: Option<Value>, iat: Option<Value>) -> Result<OwnerId, AuthFailure> {
         if let Some(iat) = iat {
             let iat = iat.as_f64().ok_or(AuthFailure::MissingClaim)?;
             let now = jsonwebtoken::get_current_timestamp();
@@ -224,10 +224,7 @@ impl Authenticator {
             Some(Value::String(owner)) => owner,
             Some(_) => return Err(AuthFailure::InvalidOwner),
         };
-        if owner.is_empty() || owner.len() > MAX_OWNER_LEN || owner.chars().any(char::is_control) {
-            return Err(AuthFailure::InvalidOwner);
-        }
-        Ok(Owner(owner))
+        OwnerId::parse(owner).ok_or(AuthFailure::InvalidOwner)
     }
 }
 
@@ -317,13 +314,10 @@ fn header_names_an_unusable_alg(token: &str) -> bool {
         .is_ok_and(|header| header.alg.parse::<Algorithm>().is_err())
 }
 
-/// The authenticated owner of the request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Owner(pub String);
-
-/// Any state that can hand out the [`Authenticator`] ([`FromRef`]), so this module does not
+/// A handler's [`OwnerId`] is the request's authenticated owner. It extracts from any
+/// state that can hand out the [`Authenticator`] ([`FromRef`]), so this module does not
 /// depend on the application's state type.
-impl<S> FromRequestParts<S> for Owner
+impl<S> FromRequestParts<S> for OwnerId
 where
     Arc<Authenticator>: FromRef<S>,
     S: Send + Sync,

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{TaskPriority, TaskStatus};
+use super::{Task, TaskPriority, TaskStatus};
 
 pub const MAX_PAGE_SIZE: u32 = 100;
 
@@ -30,6 +30,17 @@ pub struct Keyset {
     pub id: Uuid,
 }
 
+impl Keyset {
+    /// Where a page that ends with `task` stops, in the order of `sort`.
+    pub fn of(task: &Task, sort: SortKey) -> Self {
+        let value = match sort {
+            SortKey::CreatedAt => Some(task.created_at),
+            SortKey::DueAt => task.due_at,
+        };
+        Keyset { value, id: task.id }
+    }
+}
+
 /// A validated list request.
 #[derive(Debug, Clone)]
 pub struct TaskQuery {
@@ -40,4 +51,12 @@ pub struct TaskQuery {
     /// 1..=MAX_PAGE_SIZE
     pub limit: u32,
     pub after: Option<Keyset>,
+}
+
+/// One page of a listing: at most the query's `limit` tasks, in its order.
+#[derive(Debug)]
+pub struct Page {
+    pub tasks: Vec<Task>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<Keyset>,
 }

@@ -1,9 +1,11 @@
 //! The task domain: types that are valid by construction, independent of HTTP and SQL.
 
 mod listing;
+mod owner;
 mod task;
 
-pub use listing::{Keyset, MAX_PAGE_SIZE, SortDirection, SortKey, TaskQuery};
+pub use listing::{Keyset, MAX_PAGE_SIZE, Page, SortDirection, SortKey, TaskQuery};
+pub use owner::{OWNER_MAX_BYTES, OwnerId};
 pub use task::{
     DESCRIPTION_MAX_CHARS, NewTask, TITLE_MAX_CHARS, Task, TaskDescription, TaskPatch,
     TaskPriority, TaskStatus, TaskTitle, storage_precision,

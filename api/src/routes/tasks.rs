@@ -9,20 +9,34 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::{
+    IntoParams, ToSchema,
+    openapi::{
+        KnownFormat, ObjectBuilder, Ref, RefOr, Required, Schema, SchemaFormat, Type,
+        path::{Parameter, ParameterBuilder, ParameterIn},
+        schema::SchemaType,
+    },
+};
 use uuid::Uuid;
 
-use super::{cursor, json::JsonBody};
-use crate::{
-    auth::Owner,
-    domain::{
-        FieldError, Keyset, MAX_PAGE_SIZE, NewTask, SortDirection, SortKey, Task, TaskDescription,
-        TaskPatch, TaskPriority, TaskQuery, TaskStatus, TaskTitle,
+use super::{
+    cursor,
+    json::JsonBody,
+    openapi::{
+        EveryOperationProblems, JsonBodyProblems, PreconditionProblem, QueryProblems,
+        TaskNotFoundProblem,
     },
-    problem::{ApiError, Problem},
+};
+use crate::{
+    domain::{
+        DESCRIPTION_MAX_CHARS, FieldError, MAX_PAGE_SIZE, NewTask, OwnerId, SortDirection, SortKey,
+        TITLE_MAX_CHARS, Task, TaskDescription, TaskPatch, TaskPriority, TaskQuery, TaskStatus,
+        TaskTitle,
+    },
+    problem::ApiError,
     route_templates,
     state::AppState,
-    store::UpdateOutcome,
+    store::{DeleteOutcome, UpdateOutcome},
 };
 
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
@@ -63,16 +77,41 @@ impl From<&Task> for TaskResponse {
     }
 }
 
+/// The schemas of the title and description fields, their bounds those of [`TaskTitle`]
+/// and [`TaskDescription`].
+fn title_schema() -> ObjectBuilder {
+    optional_title_schema()
+        .schema_type(Type::String)
+        .description(Some("1–255 characters, not blank."))
+}
+
+fn optional_title_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Array(vec![Type::String, Type::Null]))
+        .min_length(Some(1))
+        .max_length(Some(TITLE_MAX_CHARS))
+}
+
+fn optional_description_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Array(vec![Type::String, Type::Null]))
+        .max_length(Some(DESCRIPTION_MAX_CHARS))
+}
+
+fn create_description_schema() -> ObjectBuilder {
+    optional_description_schema().description(Some("Up to 10,000 characters; empty when absent."))
+}
+
 /// The body of `POST /api/v1/tasks`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTaskRequest {
     /// 1–255 characters, not blank.
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(schema_with = title_schema)]
     pub title: String,
     /// Up to 10,000 characters; empty when absent.
     #[serde(default)]
-    #[schema(max_length = 10000)]
+    #[schema(schema_with = create_description_schema)]
     pub description: Option<String>,
     /// `todo` when absent.
     #[serde(default)]
@@ -115,10 +154,10 @@ impl TryFrom<CreateTaskRequest> for NewTask {
 #[serde(deny_unknown_fields)]
 pub struct UpdateTaskRequest {
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(schema_with = optional_title_schema)]
     pub title: Option<String>,
     #[serde(default)]
-    #[schema(max_length = 10000)]
+    #[schema(schema_with = optional_description_schema)]
     pub description: Option<String>,
     #[serde(default)]
     pub status: Option<TaskStatus>,
@@ -176,25 +215,57 @@ pub struct TaskPage {
     pub next: Option<String>,
 }
 
-/// Query parameters of `GET /api/v1/tasks` (documentation; parsing is in [`parse_list_query`]
-/// so each bad parameter gets its own error).
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct ListParams {
-    /// Only tasks with this status.
-    status: Option<TaskStatus>,
-    /// Only tasks with this priority.
-    priority: Option<TaskPriority>,
-    /// `created_at` (default), `-created_at`, `due_at` or `-due_at`; `-` is descending.
-    /// Tasks without a due date come last.
-    #[param(pattern = "^-?(created_at|due_at)$")]
-    sort: Option<String>,
-    /// Page size, 1–100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<u32>,
-    /// The `next` value of the previous page.
-    cursor: Option<String>,
+/// The query parameters of `GET /api/v1/tasks`, as the OpenAPI document shows them.
+/// [`parse_list_query`] reads them in the order given, so each bad one gets its own error.
+pub struct ListParams;
+
+impl IntoParams for ListParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let query = |name: &str, description: String, schema: RefOr<Schema>| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(description))
+                .schema(Some(schema))
+                .build()
+        };
+        let string = || ObjectBuilder::new().schema_type(Type::String);
+        vec![
+            query(
+                "status",
+                "Only tasks with this status.".to_owned(),
+                Ref::from_schema_name("TaskStatus").into(),
+            ),
+            query(
+                "priority",
+                "Only tasks with this priority.".to_owned(),
+                Ref::from_schema_name("TaskPriority").into(),
+            ),
+            query(
+                "sort",
+                "`created_at` (default), `-created_at`, `due_at` or `-due_at`; `-` is descending.\n\
+                 Tasks without a due date come last."
+                    .to_owned(),
+                string().pattern(Some("^-?(created_at|due_at)$")).into(),
+            ),
+            query(
+                "limit",
+                format!("Page size, 1–{MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})."),
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+                    .minimum(Some(1))
+                    .maximum(Some(MAX_PAGE_SIZE))
+                    .into(),
+            ),
+            query(
+                "cursor",
+                "The `next` value of the previous page.".to_owned(),
+                string().into(),
+            ),
+        ]
+    }
 }
 
 fn parse_list_query(pairs: Vec<(String, String)>) -> Result<(TaskQuery, Option<String>), ApiError> {
@@ -331,22 +402,18 @@ fn task_response(status: StatusCode, task: &Task) -> Response {
     responses(
         (status = 201, description = "Created", body = TaskResponse,
             headers(("Location" = String, description = "URL of the new task"), ("ETag" = String))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Overloaded or database unavailable", body = Problem, content_type = "application/problem+json"),
+        JsonBodyProblems,
+        EveryOperationProblems,
     ),
     security(("bearer" = []))
 )]
 pub async fn create_task(
     State(state): State<AppState>,
-    owner: Owner,
+    owner: OwnerId,
     JsonBody(request): JsonBody<CreateTaskRequest>,
 ) -> Result<Response, ApiError> {
     let task = Task::create(NewTask::try_from(request)?, Utc::now());
-    state.store.insert(&owner.0, &task).await?;
+    state.store.insert(&owner, &task).await?;
     state.metrics.tasks_created.inc();
     let mut response = task_response(StatusCode::CREATED, &task);
     let location =
@@ -362,21 +429,20 @@ pub async fn create_task(
     responses(
         (status = 200, description = "The task", body = TaskResponse, headers(("ETag" = String))),
         (status = 304, description = "Not modified (If-None-Match matched)"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such task for this owner", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Overloaded or database unavailable", body = Problem, content_type = "application/problem+json"),
+        TaskNotFoundProblem,
+        EveryOperationProblems,
     ),
     security(("bearer" = []))
 )]
 pub async fn get_task(
     State(state): State<AppState>,
-    owner: Owner,
+    owner: OwnerId,
     TaskId(id): TaskId,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let task = state
         .store
-        .get(&owner.0, id)
+        .get(&owner, id)
         .await?
         .ok_or(ApiError::TaskNotFound)?;
     let etag = task.etag();
@@ -405,39 +471,25 @@ pub async fn get_task(
     params(ListParams),
     responses(
         (status = 200, description = "One page", body = TaskPage),
-        (status = 400, description = "Invalid query parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Overloaded or database unavailable", body = Problem, content_type = "application/problem+json"),
+        QueryProblems,
+        EveryOperationProblems,
     ),
     security(("bearer" = []))
 )]
 pub async fn list_tasks(
     State(state): State<AppState>,
-    owner: Owner,
+    owner: OwnerId,
     query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<TaskPage>, ApiError> {
     let Query(pairs) = query
         .map_err(|e| ApiError::InvalidParameters(vec![FieldError::new("query", e.body_text())]))?;
-    let (mut query, _) = parse_list_query(pairs)?;
-    let page_size = query.limit as usize;
-    // One extra row tells whether a next page exists without a COUNT.
-    query.limit += 1;
-    let mut tasks = state.store.list(&owner.0, &query).await?;
-    let next = if tasks.len() > page_size {
-        tasks.truncate(page_size);
-        tasks.last().map(|last| {
-            let value = match query.sort {
-                SortKey::CreatedAt => Some(last.created_at),
-                SortKey::DueAt => last.due_at,
-            };
-            cursor::encode(query.sort, query.direction, &Keyset { value, id: last.id })
-        })
-    } else {
-        None
-    };
+    let (query, _) = parse_list_query(pairs)?;
+    let page = state.store.page(&owner, &query).await?;
     Ok(Json(TaskPage {
-        items: tasks.iter().map(TaskResponse::from).collect(),
-        next,
+        items: page.tasks.iter().map(TaskResponse::from).collect(),
+        next: page
+            .next
+            .map(|keyset| cursor::encode(query.sort, query.direction, &keyset)),
     }))
 }
 
@@ -451,20 +503,16 @@ pub async fn list_tasks(
     request_body(content = UpdateTaskRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The updated task", body = TaskResponse, headers(("ETag" = String))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such task for this owner", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Overloaded or database unavailable", body = Problem, content_type = "application/problem+json"),
+        JsonBodyProblems,
+        TaskNotFoundProblem,
+        PreconditionProblem,
+        EveryOperationProblems,
     ),
     security(("bearer" = []))
 )]
 pub async fn update_task(
     State(state): State<AppState>,
-    owner: Owner,
+    owner: OwnerId,
     TaskId(id): TaskId,
     headers: HeaderMap,
     JsonBody(request): JsonBody<UpdateTaskRequest>,
@@ -474,7 +522,7 @@ pub async fn update_task(
     for _ in 0..MAX_UPDATE_ATTEMPTS {
         let current = state
             .store
-            .get(&owner.0, id)
+            .get(&owner, id)
             .await?
             .ok_or(ApiError::TaskNotFound)?;
         if !if_match.allows(&current) {
@@ -483,7 +531,7 @@ pub async fn update_task(
         let updated = current.apply(patch.clone(), Utc::now());
         match state
             .store
-            .update(&owner.0, &updated, current.version)
+            .update(&owner, &updated, current.version)
             .await?
         {
             UpdateOutcome::Updated => {
@@ -516,16 +564,15 @@ pub async fn update_task(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such task for this owner", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Overloaded or database unavailable", body = Problem, content_type = "application/problem+json"),
+        TaskNotFoundProblem,
+        PreconditionProblem,
+        EveryOperationProblems,
     ),
     security(("bearer" = []))
 )]
 pub async fn delete_task(
     State(state): State<AppState>,
-    owner: Owner,
+    owner: OwnerId,
     TaskId(id): TaskId,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
@@ -534,7 +581,7 @@ pub async fn delete_task(
         if_match => {
             let current = state
                 .store
-                .get(&owner.0, id)
+                .get(&owner, id)
                 .await?
                 .ok_or(ApiError::TaskNotFound)?;
             if !if_match.allows(&current) {
@@ -543,13 +590,13 @@ pub async fn delete_task(
             Some(current.version)
         }
     };
-    match state.store.delete(&owner.0, id, expected_version).await? {
-        UpdateOutcome::Updated => {
+    match state.store.delete(&owner, id, expected_version).await? {
+        DeleteOutcome::Deleted => {
             state.metrics.tasks_deleted.inc();
             Ok(StatusCode::NO_CONTENT)
         }
-        UpdateOutcome::NotFound => Err(ApiError::TaskNotFound),
-        UpdateOutcome::VersionMismatch => Err(ApiError::PreconditionFailed),
+        DeleteOutcome::NotFound => Err(ApiError::TaskNotFound),
+        DeleteOutcome::VersionMismatch => Err(ApiError::PreconditionFailed),
     }
 }
 

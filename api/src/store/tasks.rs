@@ -15,8 +15,8 @@ use uuid::Uuid;
 use super::{Database, StoreError};
 use crate::{
     domain::{
-        Keyset, SortDirection, SortKey, Task, TaskDescription, TaskPriority, TaskQuery, TaskStatus,
-        TaskTitle,
+        Keyset, OwnerId, Page, SortDirection, SortKey, Task, TaskDescription, TaskPriority,
+        TaskQuery, TaskStatus, TaskTitle,
     },
     telemetry::metrics::{DbLabels, Metrics},
 };
@@ -91,7 +91,7 @@ impl TryFrom<TaskRow> for Task {
     }
 }
 
-/// The result of a conditional update or delete.
+/// The result of a conditional update.
 #[derive(Debug, PartialEq, Eq)]
 pub enum UpdateOutcome {
     Updated,
@@ -100,7 +100,14 @@ pub enum UpdateOutcome {
     NotFound,
 }
 
-pub type DeleteOutcome = UpdateOutcome;
+/// The result of a delete, conditional on a version when one is given.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted,
+    /// The row exists but its version is no longer the expected one.
+    VersionMismatch,
+    NotFound,
+}
 
 /// Queries on the `tasks` table.
 #[derive(Clone)]
@@ -192,12 +199,12 @@ impl TaskStore {
         &self.db
     }
 
-    pub async fn insert(&self, owner: &str, task: &Task) -> Result<(), StoreError> {
+    pub async fn insert(&self, owner: &OwnerId, task: &Task) -> Result<(), StoreError> {
         let sql = "INSERT INTO tasks (id, owner, title, description, status, priority, due_at, created_at, \
                    updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
         with_conn!(self, "INSERT", |conn| sqlx::query(sql)
             .bind(task.id)
-            .bind(owner)
+            .bind(owner.as_str())
             .bind(task.title.as_str())
             .bind(task.description.as_str())
             .bind(task.status.as_str())
@@ -212,7 +219,7 @@ impl TaskStore {
         Ok(())
     }
 
-    pub async fn get(&self, owner: &str, id: Uuid) -> Result<Option<Task>, StoreError> {
+    pub async fn get(&self, owner: &OwnerId, id: Uuid) -> Result<Option<Task>, StoreError> {
         let sql = concat!(
             "SELECT ",
             columns!(),
@@ -220,19 +227,38 @@ impl TaskStore {
         );
         let row = with_conn!(self, "SELECT", |conn| sqlx::query_as::<_, TaskRow>(sql)
             .bind(id)
-            .bind(owner)
+            .bind(owner.as_str())
             .fetch_optional(conn)
             .await)?;
         row.map(Task::try_from).transpose()
     }
 
     /// One page of the owner's tasks in the query's order, starting after `query.after`.
-    pub async fn list(&self, owner: &str, query: &TaskQuery) -> Result<Vec<Task>, StoreError> {
+    pub async fn page(&self, owner: &OwnerId, query: &TaskQuery) -> Result<Page, StoreError> {
+        let page_size = query.limit as usize;
+        // One extra row tells whether a next page exists without a COUNT.
+        let mut tasks = self.list(owner, query, query.limit + 1).await?;
+        let next = if tasks.len() > page_size {
+            tasks.truncate(page_size);
+            tasks.last().map(|last| Keyset::of(last, query.sort))
+        } else {
+            None
+        };
+        Ok(Page { tasks, next })
+    }
+
+    /// Up to `limit` of the owner's tasks in the query's order, after `query.after`.
+    async fn list(
+        &self,
+        owner: &OwnerId,
+        query: &TaskQuery,
+        limit: u32,
+    ) -> Result<Vec<Task>, StoreError> {
         let plan = ListPlan::new(query);
         let rows = with_conn!(self, "SELECT", |conn| {
             // The plan is assembled from fixed fragments only; every value is a bind parameter.
-            let mut q =
-                sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(plan.sql.as_str())).bind(owner);
+            let mut q = sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(plan.sql.as_str()))
+                .bind(owner.as_str());
             if let Some(status) = query.status {
                 q = q.bind(status.as_str());
             }
@@ -245,7 +271,7 @@ impl TaskStore {
                 }
                 q = q.bind(after.id);
             }
-            q.bind(i64::from(query.limit)).fetch_all(conn).await
+            q.bind(i64::from(limit)).fetch_all(conn).await
         })?;
         rows.into_iter().map(Task::try_from).collect()
     }
@@ -253,7 +279,7 @@ impl TaskStore {
     /// Replaces the stored task with `task` if the stored version is still `expected_version`.
     pub async fn update(
         &self,
-        owner: &str,
+        owner: &OwnerId,
         task: &Task,
         expected_version: i64,
     ) -> Result<UpdateOutcome, StoreError> {
@@ -268,7 +294,7 @@ impl TaskStore {
             .bind(task.updated_at)
             .bind(task.version)
             .bind(task.id)
-            .bind(owner)
+            .bind(owner.as_str())
             .bind(expected_version)
             .execute(conn)
             .await
@@ -279,7 +305,7 @@ impl TaskStore {
     /// Deletes the task, only at `expected_version` when one is given.
     pub async fn delete(
         &self,
-        owner: &str,
+        owner: &OwnerId,
         id: Uuid,
         expected_version: Option<i64>,
     ) -> Result<DeleteOutcome, StoreError> {
@@ -288,7 +314,7 @@ impl TaskStore {
                 "DELETE FROM tasks WHERE id = $1 AND owner = $2 AND version = $3"
             )
             .bind(id)
-            .bind(owner)
+            .bind(owner.as_str())
             .bind(version)
             .execute(conn)
             .await
@@ -297,18 +323,22 @@ impl TaskStore {
                 "DELETE FROM tasks WHERE id = $1 AND owner = $2"
             )
             .bind(id)
-            .bind(owner)
+            .bind(owner.as_str())
             .execute(conn)
             .await
             .map(|r| r.rows_affected()))?,
         };
-        self.outcome(owner, id, affected).await
+        Ok(match self.outcome(owner, id, affected).await? {
+            UpdateOutcome::Updated => DeleteOutcome::Deleted,
+            UpdateOutcome::VersionMismatch => DeleteOutcome::VersionMismatch,
+            UpdateOutcome::NotFound => DeleteOutcome::NotFound,
+        })
     }
 
     /// Tells a lost race from a missing row after a conditional write touched `affected` rows.
     async fn outcome(
         &self,
-        owner: &str,
+        owner: &OwnerId,
         id: Uuid,
         affected: u64,
     ) -> Result<UpdateOutcome, StoreError> {
