@@ -125,7 +125,7 @@ async fn sigterm_flushes_queued_metrics_to_cloudwatch_and_exits_cleanly() {
         "flush.yaml",
         &format!(
             "server: {{listen_address: '127.0.0.1:{port}'}}\nidentity: {{node: sigterm-node}}\nsources:\n  node: {{collect_interval_seconds: 0.2}}\n\
-sinks:\n  cloudwatch:\n    enabled: true\n    endpoint_url: {}\n    namespace: Watchpost/Flush\n    push_interval_seconds: 3600\n",
+sinks:\n  cloudwatch:\n    enabled: true\n    endpoint: {}\n    namespace: Watchpost/Flush\n    push_interval_seconds: 3600\n",
             ministack.url()
         ),
     );
@@ -236,7 +236,7 @@ async fn instance_id_comes_from_ec2_metadata_when_asked() {
         &format!(
             "server: {{listen_address: '127.0.0.1:{port}'}}\nidentity: {{node: imds-node, instance_from_metadata: true}}\n\
 sources:\n  node: {{collect_interval_seconds: 0.2}}\n\
-sinks:\n  cloudwatch:\n    enabled: true\n    endpoint_url: {}\n    namespace: Watchpost/Imds\n    push_interval_seconds: 0.5\n    dimensions: [node, instance]\n    metrics: [{{selector: node_load1}}]\n",
+sinks:\n  cloudwatch:\n    enabled: true\n    endpoint: {}\n    namespace: Watchpost/Imds\n    push_interval_seconds: 0.5\n    dimensions: [node, instance]\n    metrics: [{{selector: node_load1}}]\n",
             ministack.url()
         ),
     );

@@ -80,7 +80,7 @@ sinks:
   cloudwatch:
     enabled: true
     region: us-east-1
-    endpoint_url: {}
+    endpoint: {}
     namespace: Watchpost/Test
     push_interval_seconds: 1
     dimensions: [cluster, node, instance]
@@ -252,7 +252,7 @@ async fn sink(
     tokio::task::JoinHandle<()>,
 ) {
     let yaml = format!(
-        "sinks:\n  cloudwatch:\n    enabled: true\n    region: us-east-1\n    endpoint_url: {endpoint}\n    namespace: Watchpost/Sink\n    dimensions: [node]\n    retry_initial_backoff_seconds: 0.05\n    retry_max_backoff_seconds: 0.2\n    metrics:\n      - selector: watchpost_test_series\n        dimensions: [i]\n{extra}"
+        "sinks:\n  cloudwatch:\n    enabled: true\n    region: us-east-1\n    endpoint: {endpoint}\n    namespace: Watchpost/Sink\n    dimensions: [node]\n    min_backoff_seconds: 0.05\n    max_backoff_seconds: 0.2\n    metrics:\n      - selector: watchpost_test_series\n        dimensions: [i]\n{extra}"
     );
     let config = Config::from_yaml(&yaml).expect("valid test config");
     let registry = Registry::new();

@@ -65,7 +65,7 @@ sinks:
   cloudwatch:
     enabled: true
     region: us-east-1
-    endpoint_url: {}
+    endpoint: {}
     namespace: Watchpost/App
     push_interval_seconds: 3600
     metrics:

@@ -150,3 +150,18 @@ impl ConfigError {
         }
     }
 }
+
+/// A key that has a new name: read only so that the error names the key to use instead.
+pub type Retired = Option<serde::de::IgnoredAny>;
+
+/// Refuses the first retired key that is set, naming the key that replaces it; `key` is
+/// the section's path, `retired` lists (old name, new name, value).
+pub fn refuse_retired(key: &str, retired: &[(&str, &str, &Retired)]) -> Result<(), ConfigError> {
+    match retired.iter().find(|(_, _, value)| value.is_some()) {
+        Some((old, new, _)) => Err(ConfigError::invalid(
+            &format!("{key}.{old}"),
+            format!("is no longer read; use {key}.{new}"),
+        )),
+        None => Ok(()),
+    }
+}

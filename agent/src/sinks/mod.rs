@@ -6,6 +6,7 @@
 
 pub mod cloudwatch;
 pub mod loki;
+pub mod retry;
 
 use serde::{Deserialize, Serialize};
 

@@ -139,7 +139,7 @@ impl FaultProxy {
         FaultProxy { port, state }
     }
 
-    /// The URL to give the agent as `endpoint_url`.
+    /// The URL to give the agent as `endpoint`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }

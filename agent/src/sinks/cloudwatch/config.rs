@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::types::{ConfigError, Seconds};
+use crate::config::types::{ConfigError, Retired, Seconds, refuse_retired};
 use crate::selector::Selector;
+use crate::sinks::retry;
 
 /// CloudWatch's limits on one PutMetricData call.
 pub const API_MAX_DATUMS: usize = 1000;
@@ -74,7 +75,7 @@ pub struct CloudWatchConfig {
     /// AWS region; empty means the standard chain (`AWS_REGION`, profile, instance metadata).
     pub region: String,
     /// Endpoint override (tests, VPC endpoints); empty means AWS's own.
-    pub endpoint_url: String,
+    pub endpoint: String,
     /// CloudWatch namespace of every metric.
     pub namespace: String,
     /// How often aggregated statistics are sent.
@@ -91,12 +92,21 @@ pub struct CloudWatchConfig {
     pub max_request_bytes: usize,
     /// Requests held while CloudWatch is unreachable; beyond this the oldest is dropped.
     pub queue_capacity: usize,
-    /// First retry delay; doubles per attempt, with full jitter.
-    pub retry_initial_backoff_seconds: Seconds,
+    /// First retry delay; doubles per attempt, with jitter ([`crate::sinks::retry`]).
+    pub min_backoff_seconds: Seconds,
     /// Longest retry delay.
-    pub retry_max_backoff_seconds: Seconds,
+    pub max_backoff_seconds: Seconds,
     /// Time limit of one API call.
     pub request_timeout_seconds: Seconds,
+    /// Refused: `endpoint`.
+    #[serde(rename = "endpoint_url", skip_serializing)]
+    pub retired_endpoint_url: Retired,
+    /// Refused: `min_backoff_seconds`, the name every sink uses.
+    #[serde(rename = "retry_initial_backoff_seconds", skip_serializing)]
+    pub retired_retry_initial_backoff_seconds: Retired,
+    /// Refused: `max_backoff_seconds`, the name every sink uses.
+    #[serde(rename = "retry_max_backoff_seconds", skip_serializing)]
+    pub retired_retry_max_backoff_seconds: Retired,
 }
 
 impl Default for CloudWatchConfig {
@@ -104,7 +114,7 @@ impl Default for CloudWatchConfig {
         CloudWatchConfig {
             enabled: false,
             region: String::new(),
-            endpoint_url: String::new(),
+            endpoint: String::new(),
             namespace: "Watchpost/Node".into(),
             push_interval_seconds: Seconds(60.0),
             high_resolution: false,
@@ -113,9 +123,12 @@ impl Default for CloudWatchConfig {
             max_datums_per_request: API_MAX_DATUMS,
             max_request_bytes: API_MAX_BYTES,
             queue_capacity: 60,
-            retry_initial_backoff_seconds: Seconds(1.0),
-            retry_max_backoff_seconds: Seconds(30.0),
+            min_backoff_seconds: Seconds(1.0),
+            max_backoff_seconds: Seconds(30.0),
             request_timeout_seconds: Seconds(10.0),
+            retired_endpoint_url: None,
+            retired_retry_initial_backoff_seconds: None,
+            retired_retry_max_backoff_seconds: None,
         }
     }
 }
@@ -137,6 +150,22 @@ impl CloudWatchConfig {
     /// Checks limits and ranges; `key` is this section's path.
     pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
         let at = |field: &str| format!("{key}.{field}");
+        refuse_retired(
+            key,
+            &[
+                ("endpoint_url", "endpoint", &self.retired_endpoint_url),
+                (
+                    "retry_initial_backoff_seconds",
+                    "min_backoff_seconds",
+                    &self.retired_retry_initial_backoff_seconds,
+                ),
+                (
+                    "retry_max_backoff_seconds",
+                    "max_backoff_seconds",
+                    &self.retired_retry_max_backoff_seconds,
+                ),
+            ],
+        )?;
         if self.namespace.is_empty()
             || self.namespace.len() > 255
             || self.namespace.starts_with(':')
@@ -154,14 +183,10 @@ impl CloudWatchConfig {
         }
         self.push_interval_seconds
             .check_range(&at("push_interval_seconds"), 0.1, 3600.0)?;
-        self.retry_initial_backoff_seconds.check_range(
-            &at("retry_initial_backoff_seconds"),
-            0.001,
-            60.0,
-        )?;
-        self.retry_max_backoff_seconds.check_range(
-            &at("retry_max_backoff_seconds"),
-            self.retry_initial_backoff_seconds.0,
+        retry::validate(
+            key,
+            self.min_backoff_seconds,
+            self.max_backoff_seconds,
             600.0,
         )?;
         self.request_timeout_seconds
@@ -211,5 +236,37 @@ impl CloudWatchConfig {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn retired_keys_are_refused_with_the_name_that_replaces_them() {
+        for (old, new) in [
+            (
+                "endpoint_url: http://127.0.0.1:9",
+                "sinks.cloudwatch.endpoint",
+            ),
+            (
+                "retry_initial_backoff_seconds: 1",
+                "sinks.cloudwatch.min_backoff_seconds",
+            ),
+            (
+                "retry_max_backoff_seconds: 30",
+                "sinks.cloudwatch.max_backoff_seconds",
+            ),
+        ] {
+            let error = Config::from_yaml(&format!("sinks:\n  cloudwatch:\n    {old}\n"))
+                .unwrap_err()
+                .to_string();
+            let key = old.split(':').next().unwrap();
+            assert_eq!(
+                error,
+                format!("sinks.cloudwatch.{key}: is no longer read; use {new}")
+            );
+        }
     }
 }

@@ -50,7 +50,7 @@ pub struct CloudWatchService {
 impl CloudWatchService {
     /// Builds the client: credentials and region from the standard AWS chain
     /// (environment, web identity/IRSA, profile, instance metadata), optionally overridden
-    /// by `region` and `endpoint_url`.
+    /// by `region` and `endpoint`.
     /// Fails when no region is configured and the chain finds none: every call would fail.
     pub async fn new(config: &CloudWatchConfig) -> anyhow::Result<Self> {
         let http = https_client();
@@ -65,8 +65,8 @@ impl CloudWatchService {
         if !config.region.is_empty() {
             loader = loader.region(aws_config::Region::new(config.region.clone()));
         }
-        if !config.endpoint_url.is_empty() {
-            loader = loader.endpoint_url(config.endpoint_url.clone());
+        if !config.endpoint.is_empty() {
+            loader = loader.endpoint_url(config.endpoint.clone());
         }
         let shared = loader.load().await;
         if shared.region().is_none() {
@@ -178,7 +178,7 @@ mod tests {
     async fn service(high_resolution: bool) -> CloudWatchService {
         let config = CloudWatchConfig {
             region: "us-east-1".into(),
-            endpoint_url: "http://127.0.0.1:9".into(),
+            endpoint: "http://127.0.0.1:9".into(),
             high_resolution,
             ..CloudWatchConfig::default()
         };

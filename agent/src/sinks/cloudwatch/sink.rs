@@ -15,6 +15,7 @@ use crate::sinks::cloudwatch::config::{CloudWatchConfig, IdentityDimension};
 use crate::sinks::cloudwatch::imds;
 use crate::sinks::cloudwatch::queue::RequestQueue;
 use crate::sinks::cloudwatch::service::{CloudWatchService, PutError};
+use crate::sinks::retry::Backoff;
 use crate::telemetry::Registry;
 
 /// A configured sink, ready to run.
@@ -71,7 +72,10 @@ impl CloudWatchSink {
             self.service.clone(),
             queue.clone(),
             self.telemetry.clone(),
-            Backoff::new(&self.config),
+            Backoff::new(
+                self.config.min_backoff_seconds,
+                self.config.max_backoff_seconds,
+            ),
             give_up.clone(),
         ));
         let mut ticker = tokio::time::interval(self.config.push_interval_seconds.duration());
@@ -116,32 +120,6 @@ impl CloudWatchSink {
         ) {
             queue.push(request);
         }
-    }
-}
-
-/// Exponential backoff with equal jitter: half the step is fixed, half random, so
-/// synchronized agents spread out without ever retrying immediately.
-#[derive(Clone, Copy, Debug)]
-pub struct Backoff {
-    initial: Duration,
-    max: Duration,
-}
-
-impl Backoff {
-    fn new(config: &CloudWatchConfig) -> Self {
-        Backoff {
-            initial: config.retry_initial_backoff_seconds.duration(),
-            max: config.retry_max_backoff_seconds.duration(),
-        }
-    }
-
-    /// The delay before retry number `attempt` (1-based).
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let step = self
-            .initial
-            .saturating_mul(1 << attempt.saturating_sub(1).min(20))
-            .min(self.max);
-        step / 2 + step.mul_f64(fastrand::f64() / 2.0)
     }
 }
 
@@ -194,32 +172,6 @@ async fn send_loop(
                     _ = give_up.cancelled() => return,
                 }
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_within_jitter_and_stops_at_the_maximum() {
-        let backoff = Backoff {
-            initial: Duration::from_millis(100),
-            max: Duration::from_secs(1),
-        };
-        for _ in 0..100 {
-            let first = backoff.delay(1);
-            assert!(
-                first >= Duration::from_millis(50) && first <= Duration::from_millis(100),
-                "{first:?}"
-            );
-            let third = backoff.delay(3);
-            assert!(
-                third >= Duration::from_millis(200) && third <= Duration::from_millis(400),
-                "{third:?}"
-            );
-            assert!(backoff.delay(40) <= Duration::from_secs(1));
         }
     }
 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::config::types::{ConfigError, Seconds};
+use crate::sinks::retry;
 
 /// A credential: read from the config, never printed (`--check-config` shows
 /// `<redacted>`, `Debug` too).
@@ -149,11 +150,10 @@ impl LokiConfig {
         }
         self.request_timeout_seconds
             .check_range(&at("request_timeout_seconds"), 0.1, 600.0)?;
-        self.min_backoff_seconds
-            .check_range(&at("min_backoff_seconds"), 0.001, 60.0)?;
-        self.max_backoff_seconds.check_range(
-            &at("max_backoff_seconds"),
-            self.min_backoff_seconds.0,
+        retry::validate(
+            key,
+            self.min_backoff_seconds,
+            self.max_backoff_seconds,
             3600.0,
         )?;
         for (i, field) in self.structured_metadata_fields.iter().enumerate() {

@@ -6,7 +6,6 @@
 //! early waits for every batch before it.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
@@ -17,6 +16,7 @@ use super::batch::{Batch, Sealed};
 use super::service::{Outcome, PushService};
 use crate::checkpoint::Ack;
 use crate::sinks::SinkTelemetry;
+use crate::sinks::retry::Backoff;
 use crate::telemetry::Counter;
 
 /// The sink's series beyond the shared [`SinkTelemetry`].
@@ -45,8 +45,7 @@ pub(super) struct Shipper {
     telemetry: LokiTelemetry,
     /// One permit per push allowed in flight.
     slots: Arc<Semaphore>,
-    min_backoff_seconds: f64,
-    max_backoff_seconds: f64,
+    backoff: Backoff,
 }
 
 /// Where the next batch lines up: the previous batch's signal that its push has started
@@ -61,15 +60,13 @@ impl Shipper {
         service: PushService,
         telemetry: LokiTelemetry,
         max_in_flight: usize,
-        min_backoff_seconds: f64,
-        max_backoff_seconds: f64,
+        backoff: Backoff,
     ) -> Shipper {
         Shipper {
             service,
             telemetry,
             slots: Arc::new(Semaphore::new(max_in_flight)),
-            min_backoff_seconds,
-            max_backoff_seconds,
+            backoff,
         }
     }
 
@@ -140,8 +137,8 @@ impl Shipper {
                 other => break other,
             };
             telemetry.retries.inc();
-            let delay = after.unwrap_or_else(|| self.backoff(attempt));
             attempt = attempt.saturating_add(1);
+            let delay = after.unwrap_or_else(|| self.backoff.delay(attempt));
             tracing::warn!(attempt, lines = batch.lines, delay_seconds = delay.as_secs_f64(), %reason, "Loki push failed; retrying");
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
@@ -166,14 +163,5 @@ impl Shipper {
             Outcome::Retry { .. } => unreachable!("retries loop above"),
         }
         true
-    }
-
-    /// Exponential from `min_backoff_seconds`, capped at `max_backoff_seconds`, with the
-    /// upper half jittered so agents on many nodes do not retry in lockstep.
-    fn backoff(&self, attempt: u32) -> Duration {
-        let min = self.min_backoff_seconds;
-        let max = self.max_backoff_seconds;
-        let base = (min * 2f64.powi(attempt.min(30) as i32)).min(max);
-        Duration::from_secs_f64(base / 2.0 + fastrand::f64() * base / 2.0)
     }
 }

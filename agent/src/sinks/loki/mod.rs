@@ -37,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 use crate::checkpoint::Positions;
 use crate::pipeline::logs::LogReceiver;
 use crate::sinks::SinkTelemetry;
+use crate::sinks::retry::Backoff;
 use crate::telemetry::Registry;
 use batch::Batch;
 use config::LokiConfig;
@@ -91,8 +92,7 @@ impl LokiSink {
                 PushService::new(&config)?,
                 telemetry.clone(),
                 config.max_in_flight_requests,
-                config.min_backoff_seconds.0,
-                config.max_backoff_seconds.0,
+                Backoff::new(config.min_backoff_seconds, config.max_backoff_seconds),
             )),
             positions,
             extractor,
