@@ -155,7 +155,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "TELEMETRY_ENABLED",
         default: Some("true"),
-        help: "false drops request spans, RED metrics and trace export; for overhead benchmarks only.",
+        help: "Benchmark switch, not for production: false drops request spans, RED metrics and trace export, to measure their overhead (docs/telemetry.md).",
     },
     Setting {
         name: "TASKS_GAUGE_INTERVAL",

@@ -77,8 +77,8 @@ fn hex_str(digits: &[u8]) -> &str {
 }
 
 /// `value` as 16 lowercase hex digits. Eight digits at a time in a `u64` rather than a
-/// table lookup per digit: every request hex-encodes its ids, and the loop was a few
-/// hundred instructions of the telemetry's few thousand.
+/// table lookup per digit: every request hex-encodes its ids, and a loop per digit costs a
+/// few hundred instructions of the telemetry's few thousand.
 fn hex_u64(value: u64) -> [u8; 16] {
     let mut digits = [0; 16];
     digits[..8].copy_from_slice(&hex_digits(spread_nibbles((value >> 32) as u32)).to_be_bytes());

@@ -134,7 +134,6 @@ mod tests {
 
     #[derive(serde::Deserialize, Debug)]
     #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
     struct Body {
         title: String,
         count: Option<u8>,
@@ -160,6 +159,12 @@ mod tests {
             "/colour"
         );
         assert!(!errors(r#"{"title": 5}"#)[0].detail.contains("line"));
+    }
+
+    #[test]
+    fn a_valid_body_parses_into_its_type() {
+        let body: Body = parse(br#"{"title": "a", "count": 3}"#).unwrap();
+        assert_eq!((body.title.as_str(), body.count), ("a", Some(3)));
     }
 
     #[test]

@@ -31,8 +31,9 @@ macro_rules! with_conn {
     ($store:expr, $operation:expr, |$conn:ident| $body:expr) => {{
         // Boxed, because every move of an unboxed future up the handler's chain is a memcpy
         // of its size; each backend's work on its own, because boxing copies the whole
-        // future, used or not. One future for both was ~14 KiB (PostgreSQL's query futures),
-        // so every SQLite operation copied 14 KiB to use ~1 KiB: ~9% of its requests/s.
+        // future, used or not. One future for both would be ~14 KiB (PostgreSQL's query
+        // futures), and every SQLite operation would copy 14 KiB to use ~1 KiB: ~9% of its
+        // requests/s.
         let work: Pin<Box<dyn Future<Output = Result<_, sqlx::Error>> + Send + '_>> =
             match &$store.db {
                 Database::Postgres(pool) => Box::pin(async {

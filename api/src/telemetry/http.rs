@@ -105,14 +105,14 @@ const MAX_LOGGED_PATH: usize = 200;
 
 /// A label value out of a fixed set, with its position in the set (for [`series_key`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct Fixed {
+struct BoundedLabel {
     index: u8,
     label: &'static str,
 }
 
 /// The `http.request.method` value: known methods as they are, others as `_OTHER`
 /// (semantic conventions), so arbitrary methods cannot mint series.
-fn method_label(method: &Method) -> Fixed {
+fn method_label(method: &Method) -> BoundedLabel {
     let (index, label) = match *method {
         Method::GET => (0, "GET"),
         Method::POST => (1, "POST"),
@@ -125,24 +125,24 @@ fn method_label(method: &Method) -> Fixed {
         Method::CONNECT => (8, "CONNECT"),
         _ => (9, "_OTHER"),
     };
-    Fixed { index, label }
+    BoundedLabel { index, label }
 }
 
 /// Identifies a method, route and status for the metrics' series cache.
-fn series_key(method: Fixed, route: Fixed, status: u16) -> u32 {
+fn series_key(method: BoundedLabel, route: BoundedLabel, status: u16) -> u32 {
     (u32::from(method.index) << 24) | (u32::from(route.index) << 16) | u32::from(status)
 }
 
 /// The `http.route` value of a request path: the router's template it matches, else
 /// [`UNMATCHED_ROUTE`].
-fn route_label(path: &str) -> Fixed {
+fn route_label(path: &str) -> BoundedLabel {
     let known = ROUTE_MATCHERS.iter().position(|route| route.matches(path));
     match known {
-        Some(index) => Fixed {
+        Some(index) => BoundedLabel {
             index: index as u8,
             label: ROUTES[index],
         },
-        None => Fixed {
+        None => BoundedLabel {
             index: ROUTES.len() as u8,
             label: UNMATCHED_ROUTE,
         },
@@ -382,8 +382,8 @@ impl Drop for ActiveRequest {
 /// One request on its way through the telemetry layer.
 struct Exchange {
     started: Instant,
-    method: Fixed,
-    route: Fixed,
+    method: BoundedLabel,
+    route: BoundedLabel,
     uri: Uri,
     request_bytes: u64,
     span: tracing::Span,
@@ -533,12 +533,13 @@ mod tests {
 
     #[test]
     fn every_method_route_and_status_has_its_own_series_key() {
-        let methods: Vec<Fixed> = ["GET", "POST", "PATCH", "DELETE", "PUT", "HEAD", "OPTIONS"]
-            .iter()
-            .chain(["TRACE", "CONNECT", "BREW"].iter())
-            .map(|m| method_label(&Method::from_bytes(m.as_bytes()).unwrap()))
-            .collect();
-        let mut routes: Vec<Fixed> = ROUTES
+        let methods: Vec<BoundedLabel> =
+            ["GET", "POST", "PATCH", "DELETE", "PUT", "HEAD", "OPTIONS"]
+                .iter()
+                .chain(["TRACE", "CONNECT", "BREW"].iter())
+                .map(|m| method_label(&Method::from_bytes(m.as_bytes()).unwrap()))
+                .collect();
+        let mut routes: Vec<BoundedLabel> = ROUTES
             .iter()
             .map(|r| route_label(&r.replace("{id}", "0194f1d2")))
             .collect();

@@ -16,7 +16,7 @@ use std::hash::BuildHasherDefault;
 use std::sync::{Mutex, RwLock};
 
 use super::metrics::{
-    BODY_SIZE_BUCKETS, HTTP_DURATION_BUCKETS, HttpLabels, SeriesKeyHasher, read, write,
+    BODY_SIZE_BUCKETS, HTTP_DURATION_BUCKETS, HttpLabels, SeriesKeyHasher, read_lock, write_lock,
 };
 use crate::request_id::TraceIds;
 
@@ -124,7 +124,7 @@ impl HttpSeriesFamily {
     /// Records `measured` in the series of `labels`; `key` must identify them (equal keys
     /// for equal label sets, distinct otherwise).
     pub fn observe(&self, key: u32, labels: &HttpLabels, measured: &Measurements) {
-        if let Some(series) = read(&self.series).get(&key) {
+        if let Some(series) = read_lock(&self.series).get(&key) {
             return series.observations().observe(measured);
         }
         self.create(key, labels, measured);
@@ -135,7 +135,7 @@ impl HttpSeriesFamily {
     #[cold]
     #[inline(never)]
     fn create(&self, key: u32, labels: &HttpLabels, measured: &Measurements) {
-        let mut all = write(&self.series);
+        let mut all = write_lock(&self.series);
         let series = all.entry(key).or_insert_with(|| Series {
             labels: labels.clone(),
             observations: Mutex::default(),
@@ -145,7 +145,7 @@ impl HttpSeriesFamily {
 
     /// The three families in OpenMetrics text, with the duration exemplars.
     pub fn encode(&self, out: &mut String) -> fmt::Result {
-        let mut series: Vec<(HttpLabels, Observations)> = read(&self.series)
+        let mut series: Vec<(HttpLabels, Observations)> = read_lock(&self.series)
             .values()
             .map(|series| (series.labels.clone(), *series.observations()))
             .collect();
@@ -158,15 +158,19 @@ impl HttpSeriesFamily {
             } = *labels;
             (http_route, http_request_method, http_response_status_code)
         });
-        let histogram =
-            |out: &mut String, name: &str, help: &str, unit: &str, bounds: &[f64], pick: Pick| {
-                write_descriptor(out, name, help, unit)?;
-                for (labels, observations) in &series {
-                    let (counts, sum, exemplars) = pick(observations);
-                    write_histogram(out, name, labels, bounds, counts, sum, exemplars)?;
-                }
-                Ok::<(), fmt::Error>(())
-            };
+        let histogram = |out: &mut String,
+                         name: &str,
+                         help: &str,
+                         unit: &str,
+                         bounds: &[f64],
+                         histogram_of: HistogramOf| {
+            write_descriptor(out, name, help, unit)?;
+            for (labels, observations) in &series {
+                let (counts, sum, exemplars) = histogram_of(observations);
+                write_histogram(out, name, labels, bounds, counts, sum, exemplars)?;
+            }
+            Ok::<(), fmt::Error>(())
+        };
         histogram(
             out,
             "http_server_request_duration_seconds",
@@ -213,7 +217,7 @@ impl HttpSeriesFamily {
 }
 
 /// Which histogram of a series to write: its bucket counts, sum and exemplars.
-type Pick = fn(&Observations) -> (&[u64], f64, Option<&[Option<Exemplar>]>);
+type HistogramOf = fn(&Observations) -> (&[u64], f64, Option<&[Option<Exemplar>]>);
 
 fn write_descriptor(out: &mut String, name: &str, help: &str, unit: &str) -> fmt::Result {
     writeln!(out, "# HELP {name} {help}.")?;

@@ -153,7 +153,7 @@ mod tests {
         }
     }
 
-    fn read(path: &Path) -> String {
+    fn contents(path: &Path) -> String {
         std::fs::read_to_string(path).unwrap_or_default()
     }
 
@@ -174,9 +174,9 @@ mod tests {
             file.write_lines(line.as_bytes());
         }
         let (current, one, two) = (
-            read(&settings.path),
-            read(&rotated(&settings.path, 1)),
-            read(&rotated(&settings.path, 2)),
+            contents(&settings.path),
+            contents(&rotated(&settings.path, 1)),
+            contents(&rotated(&settings.path, 2)),
         );
         assert_eq!(two, lines(0, 40, 100).concat());
         assert_eq!(one, lines(40, 40, 100).concat());
@@ -200,10 +200,10 @@ mod tests {
         names.sort();
         assert_eq!(names, ["app.log", "app.log.1", "app.log.2", "app.log.3"]);
         assert_eq!(
-            read(&rotated(&settings.path, 3)),
+            contents(&rotated(&settings.path, 3)),
             lines(24, 4, 1024).concat()
         );
-        assert_eq!(read(&settings.path), lines(36, 4, 1024).concat());
+        assert_eq!(contents(&settings.path), lines(36, 4, 1024).concat());
         for name in names {
             let size = std::fs::metadata(dir.path().join(&name)).unwrap().len();
             assert_eq!(size, 4096, "{name}");
@@ -222,11 +222,11 @@ mod tests {
         }
         let mut shipped = String::new();
         for n in (1..=5).rev() {
-            let text = read(&rotated(&settings.path, n));
+            let text = contents(&rotated(&settings.path, n));
             assert!(text.len() <= 4096 && text.ends_with('\n'), "app.log.{n}");
             shipped.push_str(&text);
         }
-        let text = read(&settings.path);
+        let text = contents(&settings.path);
         assert!(text.len() <= 4096 && text.ends_with('\n'));
         shipped.push_str(&text);
         assert_eq!(shipped, all.concat(), "every line whole, once, in order");
@@ -240,9 +240,9 @@ mod tests {
         let long = format!("{}\n", "x".repeat(5000));
         file.write_lines(b"short\n");
         file.write_lines(format!("{long}after\n").as_bytes());
-        assert_eq!(read(&rotated(&settings.path, 2)), "short\n");
-        assert_eq!(read(&rotated(&settings.path, 1)), long);
-        assert_eq!(read(&settings.path), "after\n");
+        assert_eq!(contents(&rotated(&settings.path, 2)), "short\n");
+        assert_eq!(contents(&rotated(&settings.path, 1)), long);
+        assert_eq!(contents(&settings.path), "after\n");
     }
 
     #[test]
@@ -252,8 +252,8 @@ mod tests {
         std::fs::write(&settings.path, "x".repeat(4000) + "\n").unwrap();
         let mut file = RotatingFile::open(settings.clone()).unwrap();
         file.write_lines(&[b'y'; 100]);
-        assert_eq!(read(&rotated(&settings.path, 1)).len(), 4001);
-        assert_eq!(read(&settings.path), "y".repeat(100));
+        assert_eq!(contents(&rotated(&settings.path, 1)).len(), 4001);
+        assert_eq!(contents(&settings.path), "y".repeat(100));
     }
 
     #[test]
@@ -273,6 +273,6 @@ mod tests {
         std::fs::create_dir(&logs).unwrap();
         file.write_lines(b"three\n");
         assert!(file.failing.is_none());
-        assert_eq!(read(&settings.path), "three\n");
+        assert_eq!(contents(&settings.path), "three\n");
     }
 }

@@ -21,14 +21,14 @@ use super::log_file::RotatingFile;
 
 /// How long the writer waits after the first line for more to join its batch; the longest
 /// a line waits in memory. Under light load it bounds the writer's wake-ups to 50 a
-/// second (5 ms made ~200, and those context switches on the cores serving requests were
+/// second (5 ms allows ~200, and those context switches on the cores serving requests are
 /// a measurable part of what a line costs). Log shippers poll files every second or so;
 /// 20 ms is unseen.
 const LINGER: Duration = Duration::from_millis(20);
 /// A batch this large is written without waiting out the linger. Small on purpose: the
 /// buffer being filled and the batch being written pass through the cache of the core
-/// that serves requests, and at 256 KiB each they filled its 512 KiB L2, evicting the
-/// request path's own code and data. In the telemetry benchmark 64 KiB made the server
+/// that serves requests, and at 256 KiB each they fill its 512 KiB L2, evicting the
+/// request path's own code and data. In the telemetry benchmark 64 KiB makes the server
 /// ~2% faster than 256 KiB, and 16 KiB ~1% faster again, for more `write(2)` calls: one
 /// per 16 KiB of lines, ~600 a second at 20,000 requests a second (~490 bytes each).
 const WRITE_AT: usize = 16 * 1024;

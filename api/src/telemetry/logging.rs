@@ -76,7 +76,7 @@ fn write_timestamp(out: &mut impl fmt::Write) -> fmt::Result {
     });
     debug_assert!(prefix.is_ascii());
     // SAFETY: `prefix` is only ever written from chrono's `%Y-%m-%dT%H:%M:%S`, which is
-    // ASCII digits and separators; validating it again on every line cost ~60 instructions.
+    // ASCII digits and separators; validating it again on every line costs ~60 instructions.
     out.write_str(unsafe { std::str::from_utf8_unchecked(&prefix) })?;
     write_micros_fraction(out, now.subsec_micros())?;
     out.write_char('Z')

@@ -98,11 +98,11 @@ struct BuildLabels {
 
 /// Metrics stay usable after a panic elsewhere poisoned a lock: the maps are only ever
 /// inserted into, so they are consistent.
-pub(super) fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+pub(super) fn read_lock<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-pub(super) fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+pub(super) fn write_lock<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     lock.write()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -203,7 +203,7 @@ impl Metrics {
     pub fn observe_db_operation(&self, labels: &DbLabels, seconds: f64) {
         let operation = labels.db_operation_name;
         let cached = |(name, _): &&(&str, Histogram)| *name == operation;
-        if let Some((_, histogram)) = read(&self.cache.db_duration).iter().find(cached) {
+        if let Some((_, histogram)) = read_lock(&self.cache.db_duration).iter().find(cached) {
             return histogram.observe(seconds);
         }
         self.cache_db_series(labels).observe(seconds);
@@ -215,7 +215,7 @@ impl Metrics {
     #[inline(never)]
     fn cache_db_series(&self, labels: &DbLabels) -> Histogram {
         let histogram = self.db_duration.get_or_create(labels).clone();
-        let mut cache = write(&self.cache.db_duration);
+        let mut cache = write_lock(&self.cache.db_duration);
         if !cache
             .iter()
             .any(|(name, _)| *name == labels.db_operation_name)
