@@ -1,30 +1,17 @@
 //! Fault injection for tests: makes `/api/v1/*` fail (500) or slow on purpose, so alerts,
 //! load-test gates and dashboards can be tried against the real service.
 //!
-//! Off unless `FAULT_INJECTION_ENABLED=true`; then [`FaultLayer`] sits just inside the
-//! telemetry layer, so injected errors and latency are measured and logged exactly like
-//! real ones, and the admin listener's `/fault` changes the fault while the service runs.
-//! When off, the layer is not in the stack at all: the request path is unchanged.
+//! This module is the fault and its shared state, and depends on nothing above it (the
+//! configuration builds a [`Fault`]). Off unless `FAULT_INJECTION_ENABLED=true`; then
+//! `routes::fault_layer` sits just inside the telemetry layer, so injected errors and
+//! latency are measured and logged exactly like real ones, and the admin listener's
+//! `/fault` (`routes::fault`) changes the fault while the service runs. When off, the
+//! layer is not in the stack at all: the request path is unchanged.
 
 use std::{
-    convert::Infallible,
-    future::Future,
-    pin::Pin,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-    task::{Context, Poll},
+    sync::atomic::{AtomicU64, Ordering},
     time::Duration,
 };
-
-use axum::{
-    extract::Request,
-    response::{IntoResponse as _, Response},
-};
-use tower::{Layer, Service};
-
-use crate::{problem::ApiError, route_templates};
 
 /// The longest latency that can be injected: beyond it a test is waiting for nothing.
 pub const MAX_LATENCY_SECONDS: f64 = 60.0;
@@ -103,85 +90,16 @@ impl FaultInjector {
             .store(fault.latency_seconds.to_bits(), Ordering::Relaxed);
     }
 
-    fn latency(&self) -> Duration {
+    /// The latency to add to this request.
+    pub fn latency(&self) -> Duration {
         Duration::from_secs_f64(self.current().latency_seconds)
     }
 
     /// Whether this request is one of the `error_ratio` that fail.
-    fn selects_error(&self) -> bool {
+    pub fn selects_error(&self) -> bool {
         let ratio = f64::from_bits(self.error_ratio_bits.load(Ordering::Relaxed));
         // f64() is in [0, 1): a ratio of 0 never fails, a ratio of 1 always does.
         ratio > 0.0 && fastrand::f64() < ratio
-    }
-}
-
-/// Only the API's operations are disturbed; the OpenAPI document stays reachable so a
-/// fuzzer or client generator can still read the contract.
-fn applies_to(path: &str) -> bool {
-    path.starts_with(route_templates::API_PREFIX) && path != route_templates::OPENAPI
-}
-
-/// Wraps the public router with the injector.
-#[derive(Clone)]
-pub struct FaultLayer {
-    injector: Arc<FaultInjector>,
-}
-
-impl FaultLayer {
-    pub fn new(injector: Arc<FaultInjector>) -> FaultLayer {
-        FaultLayer { injector }
-    }
-}
-
-impl<S> Layer<S> for FaultLayer {
-    type Service = FaultService<S>;
-
-    fn layer(&self, inner: S) -> FaultService<S> {
-        FaultService {
-            inner,
-            injector: self.injector.clone(),
-        }
-    }
-}
-
-/// See [`FaultLayer`]. Its future is boxed: it only exists in test deployments.
-#[derive(Clone)]
-pub struct FaultService<S> {
-    inner: S,
-    injector: Arc<FaultInjector>,
-}
-
-impl<S> Service<Request> for FaultService<S>
-where
-    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        // The clone that was polled ready serves this request (tower's usual swap).
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        if !applies_to(request.uri().path()) {
-            return Box::pin(inner.call(request));
-        }
-        let injector = self.injector.clone();
-        Box::pin(async move {
-            let latency = injector.latency();
-            if !latency.is_zero() {
-                tokio::time::sleep(latency).await;
-            }
-            if injector.selects_error() {
-                return Ok(ApiError::InjectedFault.into_response());
-            }
-            inner.call(request).await
-        })
     }
 }
 
@@ -226,13 +144,5 @@ mod tests {
         assert!(!injector.selects_error());
         injector.set(Fault::new(1.0, 0.0).unwrap());
         assert!((0..1000).all(|_| injector.selects_error()));
-    }
-
-    #[test]
-    fn only_api_operations_are_disturbed() {
-        assert!(applies_to("/api/v1/tasks"));
-        assert!(applies_to("/api/v1/tasks/0190"));
-        assert!(!applies_to("/api/v1/openapi.json"));
-        assert!(!applies_to("/wp-login.php"));
     }
 }

@@ -16,9 +16,10 @@ use tower::{Layer as _, ServiceBuilder, util::Either};
 use crate::{
     auth::Authenticator,
     config::Settings,
-    fault::{FaultInjector, FaultLayer},
+    fault::FaultInjector,
     problem::ApiError,
-    request_id, routes,
+    request_id,
+    routes::{self, fault_layer::FaultLayer},
     state::{AppState, Readiness},
     store::{Database, TaskStore},
     telemetry::{self, metrics::Metrics},

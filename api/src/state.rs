@@ -1,7 +1,7 @@
 //! What every handler can reach: the application state axum hands to extractors and
 //! handlers. It sits below `startup` (which builds it) and `routes` (which read it), so
 //! neither reaches back up into the other; extractors that need one part of it, such as
-//! the request's [`crate::domain::OwnerId`], ask for that part through [`FromRef`].
+//! the request's owner (`routes/owner.rs`), ask for that part through [`FromRef`].
 
 use std::sync::{
     Arc,

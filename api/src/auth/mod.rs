@@ -15,10 +15,7 @@ pub mod jwks;
 
 use std::sync::Arc;
 
-use axum::{
-    extract::{FromRef, FromRequestParts},
-    http::{HeaderMap, header::AUTHORIZATION, request::Parts},
-};
+use axum::http::{HeaderMap, header::AUTHORIZATION};
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
 use serde::{Deserialize, de::DeserializeOwned};
@@ -30,7 +27,6 @@ use jwks::Jwks;
 use crate::{
     config::{AuthSettings, JwtKey},
     domain::OwnerId,
-    problem::ApiError,
     telemetry::metrics::{Metrics, ReasonLabels},
 };
 
@@ -312,24 +308,6 @@ fn header_names_an_unusable_alg(token: &str) -> bool {
     };
     serde_json::from_slice::<Header>(&json)
         .is_ok_and(|header| header.alg.parse::<Algorithm>().is_err())
-}
-
-/// A handler's [`OwnerId`] is the request's authenticated owner. It extracts from any
-/// state that can hand out the [`Authenticator`] ([`FromRef`]), so this module does not
-/// depend on the application's state type.
-impl<S> FromRequestParts<S> for OwnerId
-where
-    Arc<Authenticator>: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Arc::<Authenticator>::from_ref(state)
-            .authenticate(&parts.headers)
-            .await
-            .map_err(ApiError::Unauthorized)
-    }
 }
 
 #[cfg(test)]

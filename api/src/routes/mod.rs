@@ -2,10 +2,12 @@
 
 mod cursor;
 pub mod fault;
+pub mod fault_layer;
 pub mod health;
 mod json;
 pub mod metrics;
 pub mod openapi;
+mod owner;
 pub mod tasks;
 
 use axum::{Router, http::Uri, routing::get};

@@ -6,7 +6,7 @@
 //! no line is lost; copytruncate would race the tailer and lose the lines written between
 //! the copy and the truncation. A line never straddles two files: the tailer would ship
 //! its halves as two lines. The file is written only by the log writer thread
-//! ([`super::log_writer`]), so a slow or failing disk never reaches the request path; a
+//! (`log_writer.rs`), so a slow or failing disk never reaches the request path; a
 //! failure is reported once on stderr (stdout, the log of record, keeps every line) and
 //! writing is retried on the next batch.
 

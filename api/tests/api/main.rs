@@ -11,6 +11,7 @@ mod fault;
 mod identity_provider;
 mod jwks;
 mod lifecycle;
+mod module_dependencies;
 mod pagination;
 mod tasks;
 mod telemetry;
