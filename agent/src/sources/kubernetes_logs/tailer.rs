@@ -10,12 +10,12 @@
 //! - by rename (kubelet, logrotate `create`): the open descriptor follows the inode, so
 //!   the old file is read to its end; it is closed after [`drain_idle`] without new bytes,
 //!   then the new file at the path is a new track, read from 0.
-//! - by copytruncate: the file shrinks, or its first bytes change. Before starting over at
-//!   0 as a new track, the reader looks beside it for the copy (same first bytes, at least
-//!   as long as what was read); the copy takes over the old track and is read from where
-//!   the reader had stopped, so the lines written between the last read and the copy are
-//!   not lost.
+//! - by copytruncate: the copy takes over the old track from where the reader had
+//!   stopped, the file starts over at 0 as a new track ([`rotation`]).
 //! - deletion: the descriptor keeps the data readable; it is drained, then closed.
+//!
+//! Beside this loop: [`tailed`] holds one file's state, [`lines`] splits its bytes into
+//! lines, [`rotation`] handles truncation in place.
 //!
 //! [`drain_idle`]: super::config::KubernetesLogsConfig::drain_idle_seconds
 //! [`rotated`]: super::rotated
@@ -24,121 +24,26 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+mod lines;
+mod rotation;
+mod tailed;
+
 use super::config::KubernetesLogsConfig;
 use super::discovery::{self, FileLabels};
-use super::parser::{Assembler, Line};
+use super::parser::Line;
 use super::rotated::{self, Found};
 use super::telemetry::ReaderTelemetry;
 use super::watch::{FsEvents, Wake, static_root};
-use crate::checkpoint::{Ack, FINGERPRINT_BYTES, FileId, Fingerprint, Positions, Record, Track};
-use crate::pipeline::logs::{LogBatch, LogEntry, LogSender};
-
-/// Raw lines may exceed the message limit by this much (CRI/Docker prefixes) before the
-/// reader cuts them.
-const RAW_LINE_ALLOWANCE: usize = 1024;
-
-/// One open file and where the reader is in it.
-struct Tailed {
-    track: Track,
-    id: FileId,
-    path: PathBuf,
-    file: File,
-    labels: FileLabels,
-    /// Next byte to read.
-    offset: u64,
-    /// Size at the last poll.
-    size: u64,
-    /// First byte of the line not yet complete (its bytes are in `partial`).
-    line_start: u64,
-    partial: Vec<u8>,
-    partial_truncated: bool,
-    /// The file's first bytes, up to FINGERPRINT_BYTES.
-    head: Vec<u8>,
-    assembler: Assembler,
-    /// Resume offset last handed to the sink.
-    announced: Option<u64>,
-    /// Lines starting below this offset were handed to the sink before a restart.
-    resent_below: u64,
-    /// When the file stopped being at any matched path (rotated away or deleted).
-    gone_since: Option<Instant>,
-    last_data: Instant,
-}
-
-/// Where a [`Tailed`] starts.
-struct Start {
-    track: Track,
-    path: PathBuf,
-    file: File,
-    offset: u64,
-    resent_below: u64,
-    gone: bool,
-}
-
-impl Tailed {
-    /// The file in `start`, with its first bytes read, resuming at `start.offset`.
-    fn new(start: Start, config: &KubernetesLogsConfig, node: &str) -> io::Result<Tailed> {
-        let metadata = start.file.metadata()?;
-        let head = read_head(&start.file)?;
-        Ok(Tailed {
-            track: start.track,
-            id: FileId::of(&metadata),
-            labels: FileLabels::for_path(&start.path, node),
-            path: start.path,
-            file: start.file,
-            offset: start.offset,
-            size: metadata.len(),
-            line_start: start.offset,
-            partial: Vec::new(),
-            partial_truncated: false,
-            head,
-            assembler: Assembler::new(config.format, config.max_line_bytes),
-            announced: None,
-            resent_below: start.resent_below,
-            gone_since: start.gone.then(Instant::now),
-            last_data: Instant::now(),
-        })
-    }
-
-    /// The offset a restart may resume at: before the incomplete line and before any
-    /// unfinished CRI/Docker piece.
-    fn resume_offset(&self) -> u64 {
-        self.assembler
-            .oldest_pending_start()
-            .map_or(self.line_start, |p| p.min(self.line_start))
-    }
-
-    /// What the positions file should know of this file, at `offset`.
-    fn record(&self, offset: u64) -> Record {
-        Record {
-            track: self.track,
-            id: self.id,
-            fingerprint: Fingerprint::of(&self.head),
-            offset,
-            read: offset,
-            path: self.path.clone(),
-        }
-    }
-}
-
-/// The first bytes of `file`, up to FINGERPRINT_BYTES (fewer if it is shorter).
-fn read_head(file: &File) -> io::Result<Vec<u8>> {
-    let mut head = vec![0u8; FINGERPRINT_BYTES];
-    let mut filled = 0;
-    while filled < head.len() {
-        match file.read_at(&mut head[filled..], filled as u64)? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    head.truncate(filled);
-    Ok(head)
-}
+use crate::checkpoint::{Ack, FINGERPRINT_BYTES, FileId, Positions, Record, Track};
+use crate::pipeline::logs::{LogBatch, LogSender};
+use lines::{LineCounts, RAW_LINE_ALLOWANCE};
+use tailed::{Start, Tailed, read_head};
 
 /// The tailing loop's state.
 pub struct Reader {
@@ -599,46 +504,9 @@ impl Reader {
         let raw_max = self.config.max_line_bytes + RAW_LINE_ALLOWANCE;
         let mut counts = LineCounts::default();
         let outbox = &mut self.outbox;
-        let labels = &tailed.labels;
-        let mut out = |line: Line<'_>| counts.push(outbox, labels, line);
-        let data = &self.chunk[..n];
-        let mut pos = 0;
-        for newline in memchr::memchr_iter(b'\n', data) {
-            let piece = &data[pos..newline];
-            if tailed.partial.is_empty() && !tailed.partial_truncated {
-                let truncated = piece.len() > raw_max;
-                let piece = &piece[..piece.len().min(raw_max)];
-                tailed
-                    .assembler
-                    .push(piece, truncated, base + pos as u64, now, &mut out);
-            } else {
-                append_capped(
-                    &mut tailed.partial,
-                    &mut tailed.partial_truncated,
-                    piece,
-                    raw_max,
-                );
-                tailed.assembler.push(
-                    &tailed.partial,
-                    tailed.partial_truncated,
-                    tailed.line_start,
-                    now,
-                    &mut out,
-                );
-                tailed.partial.clear();
-                tailed.partial_truncated = false;
-            }
-            pos = newline + 1;
-            tailed.line_start = base + pos as u64;
-        }
-        if pos < n {
-            append_capped(
-                &mut tailed.partial,
-                &mut tailed.partial_truncated,
-                &data[pos..],
-                raw_max,
-            );
-        }
+        tailed.split(&self.chunk[..n], base, now, raw_max, |labels, line| {
+            counts.push(outbox, labels, line)
+        });
         tailed.offset = base + n as u64;
         tailed.last_data = Instant::now();
         self.telemetry.read_bytes.inc_by(n as f64);
@@ -658,89 +526,6 @@ impl Reader {
             });
             self.positions.note_read(tailed.track, resume);
         }
-    }
-
-    /// Whether the file shrank below what was read, or its first bytes changed.
-    fn was_truncated(&self, tailed: &Tailed) -> io::Result<bool> {
-        Ok(tailed.file.metadata()?.len() < tailed.offset || !self.head_matches(tailed)?)
-    }
-
-    fn head_matches(&self, tailed: &Tailed) -> io::Result<bool> {
-        if tailed.head.is_empty() {
-            return Ok(true);
-        }
-        let mut now = [0u8; FINGERPRINT_BYTES];
-        let now = &mut now[..tailed.head.len()];
-        let mut filled = 0;
-        while filled < now.len() {
-            match tailed.file.read_at(&mut now[filled..], filled as u64)? {
-                0 => return Ok(false),
-                n => filled += n,
-            }
-        }
-        Ok(*now == *tailed.head)
-    }
-
-    /// The file was truncated in place (copytruncate): its copy, if there is one, takes
-    /// over the track from where the reader stopped; the file starts over at 0 as a new
-    /// track.
-    fn truncated(&mut self, tailed: &mut Tailed) {
-        self.telemetry.rotations_truncated.inc();
-        let fingerprint = Fingerprint::of(&tailed.head);
-        let dir = tailed.path.parent().unwrap_or(Path::new("/"));
-        let files = &self.files;
-        let skip = |_: &Path, id: FileId| id == tailed.id || files.contains_key(&id);
-        match rotated::copy_of(dir, fingerprint, tailed.offset, skip) {
-            Some(found) => {
-                tracing::info!(path = %tailed.path.display(), copy = %found.path.display(), "truncated; finishing from its copy");
-                if let Err(error) = self.move_to_copy(tailed, found) {
-                    tracing::warn!(%error, "cannot open the copy of a truncated file");
-                    self.outbox.acks.push(Ack::Forget(tailed.track));
-                }
-            }
-            None => {
-                tracing::info!(path = %tailed.path.display(), "truncated; reading from the start");
-                // What was not read of the old content is gone with it.
-                self.outbox.acks.push(Ack::Forget(tailed.track));
-            }
-        }
-        tailed.track = self.positions.new_track();
-        tailed.offset = 0;
-        tailed.size = 0;
-        tailed.line_start = 0;
-        tailed.partial.clear();
-        tailed.partial_truncated = false;
-        tailed.head.clear();
-        tailed.assembler = Assembler::new(self.config.format, self.config.max_line_bytes);
-        tailed.announced = None;
-        tailed.resent_below = 0;
-        let record = tailed.record(0);
-        self.observe(record);
-    }
-
-    /// Moves the unfinished state of `tailed` (its track, offset, partial line) to its
-    /// copy, which is drained and closed like a rotated file.
-    fn move_to_copy(&mut self, tailed: &mut Tailed, found: Found) -> io::Result<()> {
-        let start = Start {
-            track: tailed.track,
-            path: found.path,
-            file: found.file,
-            offset: tailed.offset,
-            resent_below: tailed.resent_below,
-            gone: true,
-        };
-        let mut copy = Tailed::new(start, &self.config, &self.node)?;
-        copy.line_start = tailed.line_start;
-        copy.partial = std::mem::take(&mut tailed.partial);
-        copy.partial_truncated = tailed.partial_truncated;
-        copy.assembler = std::mem::replace(
-            &mut tailed.assembler,
-            Assembler::new(self.config.format, self.config.max_line_bytes),
-        );
-        self.observe(copy.record(0));
-        self.announce(&mut copy);
-        self.files.insert(copy.id, copy);
-        Ok(())
     }
 
     fn update_gauges(&self) {
@@ -793,48 +578,12 @@ fn watch_levels(events: &mut FsEvents, pattern: &str) {
 /// The sink went away (shutdown).
 struct Closed;
 
-/// Appends lines to the hand-off and counts them; the counters are shared atomics, so
-/// they are updated once per read rather than per line.
-#[derive(Default)]
-struct LineCounts {
-    lines: usize,
-    truncated: usize,
-}
-
-impl LineCounts {
-    fn push(&mut self, batch: &mut LogBatch, labels: &FileLabels, line: Line<'_>) {
-        self.lines += 1;
-        self.truncated += usize::from(line.truncated);
-        let start = batch.text.len();
-        batch.text.push_str(&line.text);
-        batch.entries.push(LogEntry {
-            stream: labels.get(line.stream).clone(),
-            timestamp_ns: line.timestamp_ns,
-            text: start..batch.text.len(),
-        });
-    }
-
-    fn record(&self, telemetry: &ReaderTelemetry) {
-        telemetry.read_lines.inc_by(self.lines as f64);
-        if self.truncated > 0 {
-            telemetry.truncated_lines.inc_by(self.truncated as f64);
-        }
-    }
-}
-
-fn append_capped(buffer: &mut Vec<u8>, truncated: &mut bool, piece: &[u8], max: usize) {
-    let room = max.saturating_sub(buffer.len());
-    if piece.len() > room {
-        *truncated = true;
-    }
-    buffer.extend_from_slice(&piece[..piece.len().min(room)]);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::telemetry::Registry;
     use std::io::Write;
+    use std::path::PathBuf;
 
     struct Fixture {
         dir: PathBuf,
