@@ -1,6 +1,7 @@
 //! Watchpost task API: a REST service for tasks, built to be observed.
 //!
 //! The way of a request: `routes` (HTTP) → `domain` (validated types) → `store` (SQL).
+//! Modules import only modules below them; docs/architecture.md draws the map.
 
 pub mod auth;
 pub mod config;

@@ -388,6 +388,15 @@ impl IfMatch {
     }
 }
 
+/// The owner's task `id`, or 404: another owner's task is as absent as a missing one.
+async fn owned_task(state: &AppState, owner: &OwnerId, id: Uuid) -> Result<Task, ApiError> {
+    state
+        .store
+        .get(owner, id)
+        .await?
+        .ok_or(ApiError::TaskNotFound)
+}
+
 fn task_response(status: StatusCode, task: &Task) -> Response {
     let mut response = (status, Json(TaskResponse::from(task))).into_response();
     let etag = HeaderValue::from_str(&task.etag()).expect("etags are ASCII");
@@ -440,11 +449,7 @@ pub async fn get_task(
     TaskId(id): TaskId,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let task = state
-        .store
-        .get(&owner, id)
-        .await?
-        .ok_or(ApiError::TaskNotFound)?;
+    let task = owned_task(&state, &owner, id).await?;
     let etag = task.etag();
     let not_modified = headers
         .get(header::IF_NONE_MATCH)
@@ -520,11 +525,7 @@ pub async fn update_task(
     let patch = TaskPatch::try_from(request)?;
     let if_match = IfMatch::from_headers(&headers);
     for _ in 0..MAX_UPDATE_ATTEMPTS {
-        let current = state
-            .store
-            .get(&owner, id)
-            .await?
-            .ok_or(ApiError::TaskNotFound)?;
+        let current = owned_task(&state, &owner, id).await?;
         if !if_match.allows(&current) {
             return Err(ApiError::PreconditionFailed);
         }
@@ -579,11 +580,7 @@ pub async fn delete_task(
     let expected_version = match IfMatch::from_headers(&headers) {
         IfMatch::Absent => None,
         if_match => {
-            let current = state
-                .store
-                .get(&owner, id)
-                .await?
-                .ok_or(ApiError::TaskNotFound)?;
+            let current = owned_task(&state, &owner, id).await?;
             if !if_match.allows(&current) {
                 return Err(ApiError::PreconditionFailed);
             }
