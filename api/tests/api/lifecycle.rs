@@ -305,4 +305,15 @@ fn help_lists_every_variable_and_bad_config_names_it() {
             .unwrap()
             .contains("AUTH_REQUIRED")
     );
+    let scratch = tempfile::tempdir().unwrap();
+    let unopenable = Command::new(binary)
+        .env(
+            "LOG_FILE",
+            scratch.path().join("missing-directory/task-api.log"),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(unopenable.status.code(), Some(2));
+    let stderr = String::from_utf8(unopenable.stderr).unwrap();
+    assert!(stderr.contains("invalid LOG_FILE="), "{stderr}");
 }
