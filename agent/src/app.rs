@@ -19,7 +19,7 @@ use crate::pipeline::logs::log_channel;
 use crate::pipeline::metrics::{MetricOutputs, metric_channel};
 use crate::server;
 use crate::sinks::cloudwatch::sink::CloudWatchSink;
-use crate::sinks::loki::LokiSink;
+use crate::sinks::loki::sink::LokiSink;
 use crate::sources::{kubernetes_logs, node, prometheus_scrape};
 use crate::telemetry::{self, Registry};
 
@@ -74,7 +74,7 @@ impl Application {
                 );
             }
             let outputs = MetricOutputs::new("prometheus_scrape", metric_sinks.clone(), &registry);
-            let source = prometheus_scrape::run(
+            let source = prometheus_scrape::source::run(
                 config.sources.prometheus_scrape.clone(),
                 outputs,
                 registry.clone(),
@@ -88,10 +88,11 @@ impl Application {
         }
 
         if config.sources.node.enabled {
-            let collector = node::NodeCollector::new(config.sources.node.clone(), &registry);
+            let collector =
+                node::source::NodeCollector::new(config.sources.node.clone(), &registry);
             tasks.push((
                 "node",
-                tokio::spawn(node::run(
+                tokio::spawn(node::source::run(
                     collector,
                     node_latest,
                     node_outputs,
@@ -171,7 +172,7 @@ fn start_logs(
     let sink = LokiSink::new(config.sinks.loki.clone(), positions.clone(), registry)
         .context("sinks.loki")?;
     let (output, input) = log_channel(logs.channel_capacity());
-    let reader = kubernetes_logs::spawn(
+    let reader = kubernetes_logs::source::spawn(
         logs.clone(),
         config.identity.node.clone(),
         positions.clone(),

@@ -11,7 +11,6 @@ pub mod cli;
 pub mod config;
 pub mod metric;
 pub mod pipeline;
-pub mod selector;
 pub mod server;
 pub mod sinks;
 pub mod sources;

@@ -1,8 +1,10 @@
 //! Sinks: components that send pipeline data out of the node.
 //!
-//! A new sink is a folder here with `mod.rs` (its `//!` doc), `config.rs` (its section
-//! under `sinks:`), its run loop and its tests; it gets a field in [`SinksConfig`] and is
-//! spawned in `crate::app`.
+//! A new sink is a folder here with `mod.rs` (its `//!` doc and `mod` lines only),
+//! `sink.rs` (its run loop), `service.rs` (one request), `config.rs` (its section under
+//! `sinks:`) and its tests beside the code; it retries with [`retry`], gets a field in
+//! [`SinksConfig`], and `crate::app` creates its input channel from `crate::pipeline`
+//! and spawns it. A sink imports `crate::pipeline`, never a source.
 
 pub mod cloudwatch;
 pub mod loki;

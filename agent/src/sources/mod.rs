@@ -4,9 +4,10 @@
 //! - `kubernetes_logs`: container log files, for the Loki sink.
 //! - `prometheus_scrape`: other `/metrics` endpoints, for forwarding selected series.
 //!
-//! A new source is a folder here with `mod.rs` (its `//!` doc and run loop), `config.rs`
-//! (its section under `sources:`), and its tests; it gets a field in [`SourcesConfig`]
-//! and is spawned in `crate::app`.
+//! A new source is a folder here with `mod.rs` (its `//!` doc and `mod` lines only),
+//! `source.rs` (its run loop), `config.rs` (its section under `sources:`) and its tests
+//! beside the code; it gets a field in [`SourcesConfig`], and `crate::app` creates its
+//! output channel from `crate::pipeline` and spawns it.
 
 pub mod kubernetes_logs;
 pub mod node;

@@ -200,7 +200,7 @@ impl Aggregator {
 mod tests {
     use super::*;
     use crate::metric::{MetricFamily, labels};
-    use crate::selector::Selector;
+    use crate::sinks::cloudwatch::selector::Selector;
 
     fn rule(selector: &str, dimensions: &[&str]) -> MetricRule {
         MetricRule {

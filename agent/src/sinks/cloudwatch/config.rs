@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::selector::Selector;
 use crate::config::types::{ConfigError, Retired, Seconds, refuse_retired};
-use crate::selector::Selector;
 use crate::sinks::retry;
 
 /// CloudWatch's limits on one PutMetricData call.

@@ -17,5 +17,6 @@ pub mod batch;
 pub mod config;
 pub mod imds;
 pub mod queue;
+pub mod selector;
 pub mod service;
 pub mod sink;
