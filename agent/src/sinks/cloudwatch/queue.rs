@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
-use crate::sinks::SinkTelemetry;
 use crate::sinks::cloudwatch::aggregate::Datum;
+use crate::sinks::telemetry::SinkTelemetry;
 
 /// A request and the id that tells the sender whether it is still queued.
 pub type Entry = (u64, Arc<Vec<Datum>>);

@@ -8,7 +8,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::types::IdentityConfig;
 use crate::pipeline::metrics::MetricReceiver;
-use crate::sinks::SinkTelemetry;
 use crate::sinks::cloudwatch::aggregate::Aggregator;
 use crate::sinks::cloudwatch::batch;
 use crate::sinks::cloudwatch::config::{CloudWatchConfig, IdentityDimension};
@@ -16,6 +15,7 @@ use crate::sinks::cloudwatch::imds;
 use crate::sinks::cloudwatch::queue::RequestQueue;
 use crate::sinks::cloudwatch::service::{CloudWatchService, PutError};
 use crate::sinks::retry::Backoff;
+use crate::sinks::telemetry::SinkTelemetry;
 use crate::telemetry::Registry;
 
 /// A configured sink, ready to run.

@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 use super::batch::{Batch, Sealed};
 use super::service::{Outcome, PushService};
 use crate::checkpoint::Ack;
-use crate::sinks::SinkTelemetry;
 use crate::sinks::retry::Backoff;
+use crate::sinks::telemetry::SinkTelemetry;
 use crate::telemetry::Counter;
 
 /// The sink's series beyond the shared [`SinkTelemetry`].

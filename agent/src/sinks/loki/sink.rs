@@ -15,8 +15,8 @@ use super::metadata::Extractor;
 use super::service::PushService;
 use crate::checkpoint::Positions;
 use crate::pipeline::logs::LogReceiver;
-use crate::sinks::SinkTelemetry;
 use crate::sinks::retry::Backoff;
+use crate::sinks::telemetry::SinkTelemetry;
 use crate::telemetry::Registry;
 
 /// Completes with the oldest delivery's result; never, when none is out.
