@@ -165,3 +165,82 @@ def test_sidecar_pushes_the_apis_request_counts_and_the_pod_stops_within_its_gra
     assert api.wait(timeout=grace) == 0
     assert agent.wait(timeout=grace - (time.monotonic() - started)) == 0
     assert '"level":"ERROR"' not in (tmp_path / "api.log").read_text()
+
+
+RECEIVER_BIN = os.environ.get("LOKI_RECEIVER_BIN", f"{TARGET}/debug/loki-receiver")
+
+
+def test_sidecar_ships_the_apis_log_file_across_its_rotations_to_loki(processes, tmp_path):
+    for binary in (API_BIN, AGENT_BIN, RECEIVER_BIN):
+        assert os.access(binary, os.X_OK), f"{binary} missing (cargo build --workspace)"
+    public, admin, agent_port, loki = (free_port() for _ in range(4))
+    logs = tmp_path / "shared-emptydir"
+    logs.mkdir()
+    values = deep_merge(
+        values_files("task-api", "values-sidecar.yaml"),
+        {
+            "service": {"port": public, "adminPort": admin},
+            "agentSidecar": {"port": agent_port, "logs": {"enabled": True, "lokiEndpoint": f"http://127.0.0.1:{loki}"}},
+            "logFile": {"enabled": True, "directory": str(logs), "maxFiles": 2},
+        },
+    )
+    objects = render("task-api", values)
+    api_env, agent_yaml = {}, None
+    for config_map in objects.of_kind("ConfigMap"):
+        if "node-agent.yaml" in config_map["data"]:
+            agent_yaml = config_map["data"]["node-agent.yaml"]
+        else:
+            api_env = dict(config_map["data"])
+    assert api_env["LOG_FILE"].startswith(str(logs)), api_env
+
+    receiver = subprocess.Popen([RECEIVER_BIN, "--listen", f"127.0.0.1:{loki}", "--rate-mib", "64"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    processes.append(receiver)
+    wait_for("loki-receiver", lambda: get(f"http://127.0.0.1:{loki}/ready")[0] == 200)
+
+    # Small files (the chart's schema allows 1 MiB at least), so a few hundred requests
+    # rotate the log several times.
+    api_env.update(LISTEN_ADDR=f"127.0.0.1:{public}", ADMIN_LISTEN_ADDR=f"127.0.0.1:{admin}",
+                   DATABASE_URL=f"sqlite://{tmp_path}/tasks.db", RUST_LOG="info", LOG_FILE_MAX_BYTES="8192")
+    stdout = open(tmp_path / "api.stdout", "w")
+    api = subprocess.Popen([API_BIN], env={"PATH": os.environ["PATH"], **api_env}, stdout=stdout, stderr=subprocess.DEVNULL)
+    processes.append(api)
+    wait_for("the API's /readyz", lambda: get(f"http://127.0.0.1:{admin}/readyz")[0] == 200)
+
+    config = tmp_path / "node-agent.yaml"
+    config.write_text(agent_yaml)
+    agent_env = {
+        "PATH": os.environ["PATH"],
+        "NODE_AGENT__IDENTITY__NODE": "fargate-ip-10-0-1-1.eu-west-1.compute.internal",
+        "NODE_AGENT__SERVER__LISTEN_ADDRESS": f"127.0.0.1:{agent_port}",
+        "NODE_AGENT__SOURCES__KUBERNETES_LOGS__POSITIONS_PATH": str(tmp_path / "state/positions.json"),
+        "NODE_AGENT__SINKS__CLOUDWATCH__ENABLED": "false",
+        "NODE_AGENT__SOURCES__PROMETHEUS_SCRAPE__ENABLED": "false",
+    }
+    agent = subprocess.Popen([AGENT_BIN, "--config", str(config)], env=agent_env,
+                             stdout=open(tmp_path / "agent.log", "w"), stderr=subprocess.STDOUT)
+    processes.append(agent)
+    wait_for("the agent's /metrics", lambda: get(f"http://127.0.0.1:{agent_port}/metrics")[0] == 200)
+
+    for _ in range(300):
+        assert get(f"http://127.0.0.1:{public}/api/v1/tasks")[0] == 200
+    # The pod's stop: the API exits first (its writer flushes the last lines to both
+    # outputs); the agent ships what remains, then stops.
+    api.send_signal(signal.SIGTERM)
+    assert api.wait(timeout=30) == 0
+    written = [line for line in (tmp_path / "api.stdout").read_text().splitlines() if line.startswith("{")]
+    rotated = sorted(p.name for p in logs.iterdir())
+    assert len(rotated) == 3, rotated  # the live file and LOG_FILE_MAX_FILES rotations
+
+    def received():
+        stats = json.loads(get(f"http://127.0.0.1:{loki}/stats")[1] or "{}")
+        return stats if stats.get("entries", 0) >= len(written) else None
+
+    try:
+        stats = wait_for(f"{len(written)} log lines in Loki", received, attempts=200)
+    except AssertionError:
+        raise AssertionError(get(f"http://127.0.0.1:{loki}/stats")[1] + "\n" + (tmp_path / "agent.log").read_text()[-3000:])
+    # Every line the API wrote (stdout holds the same lines as the file), each once.
+    assert stats["entries"] == len(written) and stats["duplicates"] == 0, (stats, len(written))
+    agent.send_signal(signal.SIGTERM)
+    assert agent.wait(timeout=30) == 0
