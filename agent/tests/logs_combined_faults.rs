@@ -3,14 +3,15 @@
 //! and the agent is killed with SIGKILL between rotations. Every line written arrives;
 //! files that were already fully acknowledged are never sent again.
 
-mod logs_support;
+mod support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use logs_support::*;
 use loki_receiver::Mode;
+use support::logs::*;
+use support::metric;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 

@@ -1,10 +1,10 @@
 //! New pods are found through filesystem events, well before the next rescan.
 
-mod logs_support;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use logs_support::*;
+use support::logs::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_pods_log_is_shipped_long_before_the_rescan_interval() {

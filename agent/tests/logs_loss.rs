@@ -3,14 +3,15 @@
 //! printed): they come from a push in flight (sent, not yet acknowledged and recorded)
 //! when the agent died.
 
-mod logs_support;
+mod support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use logs_support::*;
 use loki_receiver::Mode;
+use support::logs::*;
+use support::metric;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 

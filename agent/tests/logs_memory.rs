@@ -1,11 +1,12 @@
 //! Memory stays bounded when Loki stalls: reading pauses and the files are the buffer.
 
-mod logs_support;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use logs_support::*;
 use loki_receiver::Mode;
+use support::logs::*;
+use support::metric;
 
 /// The documented bound (docs/logs.md): 8 MiB of hand-off buffer, a 1 MiB batch and its
 /// encoded copies, the runtime and the metrics, with room for allocator slack.

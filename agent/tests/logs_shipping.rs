@@ -1,12 +1,13 @@
 //! What Loki receives: formats, labels, structured metadata, tenant and credentials, and
 //! the lines of files deleted while being read.
 
-mod logs_support;
+mod support;
 
 use std::io::Write;
 use std::time::Duration;
 
-use logs_support::*;
+use support::logs::*;
+use support::metric;
 
 const WAIT: Duration = Duration::from_secs(20);
 

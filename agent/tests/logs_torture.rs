@@ -13,15 +13,16 @@
 //! deleted before the agent read them. Downtime is therefore shorter than a pod's
 //! shortest rotation interval, and the writers pause while a pod is rotated.
 
-mod logs_support;
+mod support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use logs_support::*;
 use loki_receiver::Mode;
+use support::logs::*;
+use support::metric;
 
 struct Pod {
     path: PathBuf,

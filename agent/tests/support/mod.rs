@@ -1,9 +1,11 @@
 //! Helpers shared by the integration tests: required tools, free ports, an in-process
-//! agent, child processes that are killed when the test ends, and a tiny HTTP client.
+//! agent, child processes that are killed when the test ends, a tiny HTTP client and
+//! readers of `/metrics`; [`logs`] for the log pipeline, [`aws`] for CloudWatch.
 
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod aws;
+pub mod logs;
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -205,4 +207,12 @@ pub fn value(families: &[MetricFamily], name: &str, labels: &[(&str, &str)]) -> 
                 .all(|(k, v)| s.labels.iter().any(|(lk, lv)| lk == k && lv == v))
         })
         .map(|s| s.value)
+}
+
+/// The value of an unlabelled or exactly-labelled series in a `/metrics` text.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|line| line.starts_with(series) && line[series.len()..].starts_with(' '))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
 }

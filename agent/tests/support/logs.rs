@@ -2,8 +2,6 @@
 //! real `node-agent` binary pointed at an in-process Loki receiver, CRI line writers, and
 //! the accounting that says which written lines arrived.
 
-#![allow(dead_code)] // each test binary uses a different subset
-
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -12,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use loki_receiver::{Limits, Receiver, ReceiverConfig};
+
+use super::{free_port, http_get};
 
 /// A scratch directory removed on drop.
 pub struct Scratch(pub PathBuf);
@@ -257,7 +257,10 @@ shutdown:
     /// The agent's `/metrics` text.
     pub async fn metrics(&self) -> String {
         let url = format!("http://127.0.0.1:{}/metrics", self.metrics_port);
-        http_get(&url).await.unwrap_or_default()
+        http_get(&url)
+            .await
+            .map(|(_, _, body)| body)
+            .unwrap_or_default()
     }
 
     /// Waits until every line in `expected` was received, or panics after `timeout`
@@ -331,44 +334,6 @@ impl Delivery {
             duplicates,
         }
     }
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Minimal GET over a raw socket; enough for `/metrics` on loopback.
-pub async fn http_get(url: &str) -> Option<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://")?;
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let mut stream =
-        tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(host))
-            .await
-            .ok()?
-            .ok()?;
-    let request = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut response = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response))
-        .await
-        .ok()?
-        .ok()?;
-    let text = String::from_utf8_lossy(&response).into_owned();
-    text.split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
-}
-
-/// The value of an unlabelled or exactly-labelled series in a `/metrics` text.
-pub fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find(|line| line.starts_with(series) && line[series.len()..].starts_with(' '))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
 }
 
 /// Resident memory of `pid` in bytes.
