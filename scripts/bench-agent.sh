@@ -56,7 +56,7 @@ if [ "${BENCH_CLOUDWATCH:-0}" = 1 ]; then
   GATEWAY_PORT=$ministack_port BIND_HOST=127.0.0.1 "$TOOLS_DIR/ministack/bin/ministack" >"$scratch/ministack.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$ministack_port/_ministack/health" >/dev/null && break; sleep 0.2; done
-  cloudwatch="  cloudwatch: {enabled: true, region: us-east-1, endpoint_url: 'http://127.0.0.1:$ministack_port', push_interval_seconds: 10}"
+  cloudwatch="  cloudwatch: {enabled: true, region: us-east-1, endpoint: 'http://127.0.0.1:$ministack_port', push_interval_seconds: 10}"
   export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench
 fi
 cat >"$scratch/agent.yaml" <<YAML

@@ -113,7 +113,7 @@ def test_sidecar_pushes_the_apis_request_counts_and_the_pod_stops_within_its_gra
         "PATH": os.environ["PATH"], "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
         "NODE_AGENT__IDENTITY__NODE": "fargate-ip-10-0-1-1.eu-west-1.compute.internal",
         "NODE_AGENT__SERVER__LISTEN_ADDRESS": f"127.0.0.1:{agent_port}",
-        "NODE_AGENT__SINKS__CLOUDWATCH__ENDPOINT_URL": f"http://127.0.0.1:{cloudwatch}",
+        "NODE_AGENT__SINKS__CLOUDWATCH__ENDPOINT": f"http://127.0.0.1:{cloudwatch}",
         "NODE_AGENT__SINKS__CLOUDWATCH__PUSH_INTERVAL_SECONDS": "1",
         "NODE_AGENT__SOURCES__PROMETHEUS_SCRAPE__SCRAPE_INTERVAL_SECONDS": "0.5",
     }
