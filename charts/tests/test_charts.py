@@ -439,7 +439,7 @@ def test_cloudwatch_alarms_query_what_the_agents_ship(rendered):
 
 
 def test_irsa_trust_names_the_service_accounts_the_documented_releases_create():
-    """terraform/modules/iam trusts <namespace>/<name>; the releases of docs/deployment.md
+    """terraform/modules/iam trusts <namespace>/<name>; the releases of docs/deploy.md
     (node-agent in monitoring, task-api in watchpost) create exactly those accounts."""
     variables = (REPO / "terraform/modules/iam/variables.tf").read_text()
     for chart, namespace in (("node-agent", "monitoring"), ("task-api", "watchpost")):

@@ -1,4 +1,4 @@
 output "watchpost" {
-  description = "Everything the Helm installation needs (docs/deployment.md)."
+  description = "Everything the Helm installation needs (docs/deploy.md)."
   value       = module.watchpost
 }

@@ -114,7 +114,7 @@ locals {
 
 resource "aws_cloudwatch_metric_alarm" "node_memory_low" {
   alarm_name          = "${var.name}-node-memory-available-low"
-  alarm_description   = "The node with the least available memory has under ${var.node_memory_available_min_bytes} bytes (node_memory_MemAvailable_bytes from the node agent). Runbook: docs/deployment.md#alarms"
+  alarm_description   = "The node with the least available memory has under ${var.node_memory_available_min_bytes} bytes (node_memory_MemAvailable_bytes from the node agent). Runbook: docs/deploy.md#alarms"
   comparison_operator = "LessThanThreshold"
   threshold           = var.node_memory_available_min_bytes
   evaluation_periods  = 5
@@ -135,7 +135,7 @@ resource "aws_cloudwatch_metric_alarm" "node_memory_low" {
 
 resource "aws_cloudwatch_metric_alarm" "node_root_filesystem_low" {
   alarm_name          = "${var.name}-node-root-filesystem-available-low"
-  alarm_description   = "A node's root filesystem has under ${var.node_root_filesystem_available_min_bytes} bytes available (node_filesystem_avail_bytes{mountpoint=\"/\"}). Runbook: docs/deployment.md#alarms"
+  alarm_description   = "A node's root filesystem has under ${var.node_root_filesystem_available_min_bytes} bytes available (node_filesystem_avail_bytes{mountpoint=\"/\"}). Runbook: docs/deploy.md#alarms"
   comparison_operator = "LessThanThreshold"
   threshold           = var.node_root_filesystem_available_min_bytes
   evaluation_periods  = 3
@@ -157,7 +157,7 @@ resource "aws_cloudwatch_metric_alarm" "node_root_filesystem_low" {
 # No datum from any node for 10 minutes: the agents stopped pushing (or lost their role).
 resource "aws_cloudwatch_metric_alarm" "node_agents_silent" {
   alarm_name          = "${var.name}-node-agents-silent"
-  alarm_description   = "No node agent of ${var.cluster_name} pushed node_load1 for 10 minutes. Runbook: docs/deployment.md#alarms"
+  alarm_description   = "No node agent of ${var.cluster_name} pushed node_load1 for 10 minutes. Runbook: docs/deploy.md#alarms"
   comparison_operator = "LessThanThreshold"
   threshold           = 1
   evaluation_periods  = 10
@@ -179,7 +179,7 @@ resource "aws_cloudwatch_metric_alarm" "node_agents_silent" {
 resource "aws_cloudwatch_metric_alarm" "task_api_errors" {
   count               = var.task_api_namespace == null ? 0 : 1
   alarm_name          = "${var.name}-task-api-error-ratio"
-  alarm_description   = "Over ${var.task_api_error_ratio_percent}% of task API requests answered 5xx for 5 minutes (sidecar agent metrics). Runbook: docs/deployment.md#alarms"
+  alarm_description   = "Over ${var.task_api_error_ratio_percent}% of task API requests answered 5xx for 5 minutes (sidecar agent metrics). Runbook: docs/deploy.md#alarms"
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.task_api_error_ratio_percent
   evaluation_periods  = 5
@@ -223,7 +223,7 @@ resource "aws_cloudwatch_metric_alarm" "task_api_errors" {
 resource "aws_cloudwatch_metric_alarm" "task_api_slow" {
   count               = var.task_api_namespace == null ? 0 : 1
   alarm_name          = "${var.name}-task-api-slow-ratio"
-  alarm_description   = "Over ${var.task_api_slow_ratio_percent}% of task API requests took longer than 500 ms for 5 minutes. Runbook: docs/deployment.md#alarms"
+  alarm_description   = "Over ${var.task_api_slow_ratio_percent}% of task API requests took longer than 500 ms for 5 minutes. Runbook: docs/deploy.md#alarms"
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.task_api_slow_ratio_percent
   evaluation_periods  = 5
@@ -267,7 +267,7 @@ resource "aws_cloudwatch_metric_alarm" "task_api_slow" {
 resource "aws_cloudwatch_metric_alarm" "rds_cpu" {
   count               = var.rds_instance_identifier == null ? 0 : 1
   alarm_name          = "${var.name}-rds-cpu-high"
-  alarm_description   = "The task database's CPU is above 80% for 15 minutes. Runbook: docs/deployment.md#alarms"
+  alarm_description   = "The task database's CPU is above 80% for 15 minutes. Runbook: docs/deploy.md#alarms"
   namespace           = "AWS/RDS"
   metric_name         = "CPUUtilization"
   dimensions          = { DBInstanceIdentifier = var.rds_instance_identifier }
@@ -284,7 +284,7 @@ resource "aws_cloudwatch_metric_alarm" "rds_cpu" {
 resource "aws_cloudwatch_metric_alarm" "rds_storage" {
   count               = var.rds_instance_identifier == null ? 0 : 1
   alarm_name          = "${var.name}-rds-free-storage-low"
-  alarm_description   = "The task database has under 5 GiB of free storage (autoscaling stalled or at its maximum). Runbook: docs/deployment.md#alarms"
+  alarm_description   = "The task database has under 5 GiB of free storage (autoscaling stalled or at its maximum). Runbook: docs/deploy.md#alarms"
   namespace           = "AWS/RDS"
   metric_name         = "FreeStorageSpace"
   dimensions          = { DBInstanceIdentifier = var.rds_instance_identifier }

@@ -1,7 +1,7 @@
 data "aws_region" "current" {}
 
 # One Watchpost environment: network, EKS, PostgreSQL, IRSA roles, CloudWatch. The Helm
-# releases are installed afterwards with Helm (docs/deployment.md), from these outputs.
+# releases are installed afterwards with Helm (docs/deploy.md), from these outputs.
 
 locals {
   sidecar_mode            = length(var.fargate_namespaces) > 0
