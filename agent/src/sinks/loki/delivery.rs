@@ -51,7 +51,7 @@ pub(super) struct Shipper {
 /// Where the next batch lines up: the previous batch's signal that its push has started
 /// (or that it needs none).
 #[derive(Default)]
-pub(super) struct Turns {
+pub(super) struct PushOrder {
     previous: Option<oneshot::Receiver<()>>,
 }
 
@@ -77,11 +77,11 @@ impl Shipper {
     pub(super) fn dispatch(
         self: &Arc<Self>,
         batch: Batch,
-        turns: &mut Turns,
+        order: &mut PushOrder,
         give_up: CancellationToken,
     ) -> Delivery {
         let (started, next_turn) = oneshot::channel();
-        let previous = turns.previous.replace(next_turn);
+        let previous = order.previous.replace(next_turn);
         let shipper = self.clone();
         tokio::spawn(async move {
             let sealed = match tokio::task::spawn_blocking(move || batch.seal()).await {

@@ -45,7 +45,7 @@ impl Extractor {
         }
         let mut found: Vec<Option<String>> = vec![None; self.fields.len()];
         let mut deserializer = serde_json::Deserializer::from_str(line);
-        if (Pick {
+        if (FieldPicker {
             fields: &self.fields,
             found: &mut found,
         })
@@ -67,12 +67,12 @@ impl Extractor {
     }
 }
 
-struct Pick<'a> {
+struct FieldPicker<'a> {
     fields: &'a [String],
     found: &'a mut Vec<Option<String>>,
 }
 
-impl<'de> DeserializeSeed<'de> for Pick<'_> {
+impl<'de> DeserializeSeed<'de> for FieldPicker<'_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -80,7 +80,7 @@ impl<'de> DeserializeSeed<'de> for Pick<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Pick<'_> {
+impl<'de> Visitor<'de> for FieldPicker<'_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

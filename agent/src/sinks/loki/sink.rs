@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::batch::Batch;
 use super::config::LokiConfig;
-use super::delivery::{Delivery, LokiTelemetry, Settled, Shipper, Turns};
+use super::delivery::{Delivery, LokiTelemetry, PushOrder, Settled, Shipper};
 use super::metadata::Extractor;
 use super::service::PushService;
 use crate::checkpoint::Positions;
@@ -19,9 +19,9 @@ use crate::sinks::retry::Backoff;
 use crate::sinks::telemetry::SinkTelemetry;
 use crate::telemetry::Registry;
 
-/// Completes with the oldest delivery's result; never, when none is out.
-async fn oldest(out: &mut VecDeque<Delivery>) -> Option<Settled> {
-    match out.front_mut() {
+/// Completes with the oldest delivery's result; never, when none is in flight.
+async fn oldest(in_flight: &mut VecDeque<Delivery>) -> Option<Settled> {
+    match in_flight.front_mut() {
         Some(delivery) => delivery.await.ok(),
         None => std::future::pending().await,
     }
@@ -85,63 +85,63 @@ impl LokiSink {
     ) {
         let wait = self.config.batch_wait_seconds.duration();
         let max = self.config.batch_max_bytes;
-        let most_out = self.config.max_in_flight_requests + 1;
-        let mut open = Batch::default();
+        let max_batches_out = self.config.max_in_flight_requests + 1;
+        let mut filling = Batch::default();
         // Batches handed to delivery tasks, oldest first: settled in this order.
-        let mut out: VecDeque<Delivery> = VecDeque::with_capacity(most_out);
-        let mut turns = Turns::default();
+        let mut in_flight: VecDeque<Delivery> = VecDeque::with_capacity(max_batches_out);
+        let mut order = PushOrder::default();
         let mut failed = false;
         loop {
-            let room = out.len() < most_out;
+            let room = in_flight.len() < max_batches_out;
             let deadline = if room {
-                open.opened.map(|t| t + wait)
+                filling.opened.map(|t| t + wait)
             } else {
                 None
             };
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
-                settled = oldest(&mut out) => {
-                    out.pop_front();
+                settled = oldest(&mut in_flight) => {
+                    in_flight.pop_front();
                     if !self.settle(settled) {
                         failed = true;
                         break;
                     }
                 }
                 _ = sleep_until(deadline) => {
-                    let batch = std::mem::take(&mut open);
-                    out.push_back(self.shipper.dispatch(batch, &mut turns, shutdown.clone()));
+                    let batch = std::mem::take(&mut filling);
+                    in_flight.push_back(self.shipper.dispatch(batch, &mut order, shutdown.clone()));
                 }
                 received = input.recv(), if room => match received {
                     Some(received) => {
-                        open.add(received, self.extractor.as_ref());
-                        if open.bytes >= max {
-                            let batch = std::mem::take(&mut open);
-                            out.push_back(self.shipper.dispatch(batch, &mut turns, shutdown.clone()));
+                        filling.add(received, self.extractor.as_ref());
+                        if filling.bytes >= max {
+                            let batch = std::mem::take(&mut filling);
+                            in_flight.push_back(self.shipper.dispatch(batch, &mut order, shutdown.clone()));
                         }
                     }
                     None => break,
                 },
             }
-            self.telemetry.queue_requests.set(out.len() as f64);
+            self.telemetry.queue_requests.set(in_flight.len() as f64);
         }
         // What is still in the channel was never acknowledged: its offsets were not
         // recorded and it is read again on restart. Batches already out settle in order
-        // (those retrying give up: `shutdown` is their signal too), then the open batch
+        // (those retrying give up: `shutdown` is their signal too), then the filling batch
         // gets the rest of `flush_timeout`; nothing after a batch that did not settle
         // is acknowledged, since its checkpoint moves would skip that batch's lines.
         drop(input);
         if !failed {
             let flush = async {
-                while let Some(delivery) = out.pop_front() {
+                while let Some(delivery) = in_flight.pop_front() {
                     if !self.settle(delivery.await.ok()) {
                         return;
                     }
                 }
-                if !open.is_empty() {
-                    let last = std::mem::take(&mut open);
+                if !filling.is_empty() {
+                    let last = std::mem::take(&mut filling);
                     let never = CancellationToken::new();
-                    let delivery = self.shipper.dispatch(last, &mut turns, never);
+                    let delivery = self.shipper.dispatch(last, &mut order, never);
                     self.settle(delivery.await.ok());
                 }
             };
@@ -149,7 +149,7 @@ impl LokiSink {
                 tracing::warn!("shutdown flush to Loki timed out; the rest is re-read on restart");
             }
         }
-        for delivery in out {
+        for delivery in in_flight {
             delivery.abort();
         }
         self.telemetry.queue_requests.set(0.0);

@@ -131,7 +131,7 @@ impl Reader {
             }
             let read_any = match self.poll_all() {
                 Ok(read_any) => read_any,
-                Err(Closed) => return,
+                Err(SinkGone) => return,
             };
             if read_any {
                 continue;
@@ -155,7 +155,7 @@ impl Reader {
     }
 
     /// One pass over every file; whether any had new bytes.
-    fn poll_all(&mut self) -> Result<bool, Closed> {
+    fn poll_all(&mut self) -> Result<bool, SinkGone> {
         let mut read_any = false;
         let ids: Vec<FileId> = self.files.keys().copied().collect();
         for id in ids {
@@ -191,7 +191,7 @@ impl Reader {
     /// Writes the observations made since the last write. A positions file that cannot be
     /// written stops the hand-off (retried every second) rather than let lines leave
     /// whose file a restart could not find.
-    fn save_observations(&mut self) -> Result<(), Closed> {
+    fn save_observations(&mut self) -> Result<(), SinkGone> {
         if !self.unsaved {
             return Ok(());
         }
@@ -205,7 +205,7 @@ impl Reader {
                     tracing::error!(%error, "cannot record newly seen log files; reading paused");
                     for _ in 0..10 {
                         if self.shutdown.is_cancelled() {
-                            return Err(Closed);
+                            return Err(SinkGone);
                         }
                         std::thread::sleep(Duration::from_millis(100));
                     }
@@ -214,7 +214,7 @@ impl Reader {
         }
     }
 
-    fn flush(&mut self) -> Result<(), Closed> {
+    fn flush(&mut self) -> Result<(), SinkGone> {
         self.save_observations()?;
         if self.outbox.entries.is_empty() && self.outbox.acks.is_empty() {
             return Ok(());
@@ -230,7 +230,7 @@ impl Reader {
         let batch = std::mem::replace(&mut self.outbox, fresh);
         let batch = match self.output.try_send(batch) {
             Ok(()) => return Ok(()),
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err(Closed),
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(SinkGone),
             Err(mpsc::error::TrySendError::Full(batch)) => batch,
         };
         // The sink's input is full: wait for room. This is the backpressure that keeps
@@ -240,7 +240,7 @@ impl Reader {
         let rescan = self.config.rescan_interval_seconds.duration();
         let Some(runtime) = self.runtime.clone() else {
             // Outside a runtime (unit tests): the plain blocking send.
-            return self.output.blocking_send(batch).map_err(|_| Closed);
+            return self.output.blocking_send(batch).map_err(|_| SinkGone);
         };
         let output = self.output.clone();
         loop {
@@ -252,10 +252,10 @@ impl Reader {
                     permit.send(batch);
                     return Ok(());
                 }
-                Ok(Err(_)) => return Err(Closed),
+                Ok(Err(_)) => return Err(SinkGone),
                 Err(_) => {
                     if self.shutdown.is_cancelled() {
-                        return Err(Closed);
+                        return Err(SinkGone);
                     }
                     self.watch_while_blocked()?;
                 }
@@ -266,7 +266,7 @@ impl Reader {
     /// While the sink takes nothing, reading waits but rotation does not: new files are
     /// still recorded and truncated files handed to their copies, so content rotated
     /// away twice during a long Loki outage is still known after a crash.
-    fn watch_while_blocked(&mut self) -> Result<(), Closed> {
+    fn watch_while_blocked(&mut self) -> Result<(), SinkGone> {
         self.scan(false)?;
         let ids: Vec<FileId> = self.files.keys().copied().collect();
         for id in ids {
@@ -331,7 +331,7 @@ impl Reader {
 
     /// Re-evaluates the globs: opens new files, marks vanished ones as draining. The
     /// first scan after a start first finds every recorded track ([`Reader::recover`]).
-    fn scan(&mut self, first: bool) -> Result<(), Closed> {
+    fn scan(&mut self, first: bool) -> Result<(), SinkGone> {
         let paths = discovery::scan(&self.include, &self.exclude);
         if let Some(events) = &mut self.events {
             events.prune();
@@ -576,7 +576,7 @@ fn watch_levels(events: &mut FsEvents, pattern: &str) {
 }
 
 /// The sink went away (shutdown).
-struct Closed;
+struct SinkGone;
 
 #[cfg(test)]
 mod tests {
@@ -621,7 +621,7 @@ mod tests {
     }
 
     impl Fixture {
-        fn write(&self, text: &str) {
+        fn append(&self, text: &str) {
             let mut file = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -631,7 +631,7 @@ mod tests {
         }
 
         /// Scans, reads everything, and returns the lines and the last offset announced.
-        fn read(&mut self) -> (Vec<String>, Option<u64>) {
+        fn read_everything(&mut self) -> (Vec<String>, Option<u64>) {
             assert!(self.reader.scan(false).is_ok());
             while self.reader.poll_all().ok() == Some(true) {}
             let mut lines = Vec::new();
@@ -660,13 +660,13 @@ mod tests {
     fn the_checkpoint_stops_before_an_unterminated_line() {
         let mut f = fixture("unterminated");
         let first = format!("{TS} stdout F one\n");
-        f.write(&first);
-        f.write(&format!("{TS} stdout F tw"));
-        let (lines, offset) = f.read();
+        f.append(&first);
+        f.append(&format!("{TS} stdout F tw"));
+        let (lines, offset) = f.read_everything();
         assert_eq!(lines, vec!["one"]);
         assert_eq!(offset, Some(first.len() as u64));
-        f.write("o\n");
-        let (lines, offset) = f.read();
+        f.append("o\n");
+        let (lines, offset) = f.read_everything();
         assert_eq!(lines, vec!["two"]);
         assert_eq!(offset, Some(std::fs::metadata(&f.file).unwrap().len()));
     }
@@ -675,18 +675,18 @@ mod tests {
     fn the_checkpoint_stays_before_an_unfinished_cri_piece_while_other_lines_pass() {
         let mut f = fixture("pieces");
         let complete = format!("{TS} stdout F done\n");
-        f.write(&complete);
-        f.write(&format!("{TS} stdout P first half, \n"));
-        f.write(&format!("{TS} stderr F meanwhile on stderr\n"));
-        let (lines, offset) = f.read();
+        f.append(&complete);
+        f.append(&format!("{TS} stdout P first half, \n"));
+        f.append(&format!("{TS} stderr F meanwhile on stderr\n"));
+        let (lines, offset) = f.read_everything();
         assert_eq!(lines, vec!["done", "meanwhile on stderr"]);
         assert_eq!(
             offset,
             Some(complete.len() as u64),
             "a restart must re-read the piece"
         );
-        f.write(&format!("{TS} stdout F second half\n"));
-        let (lines, offset) = f.read();
+        f.append(&format!("{TS} stdout F second half\n"));
+        let (lines, offset) = f.read_everything();
         assert_eq!(lines, vec!["first half, second half"]);
         assert_eq!(offset, Some(std::fs::metadata(&f.file).unwrap().len()));
     }
@@ -696,8 +696,8 @@ mod tests {
         let mut f = fixture("long");
         f.reader.config.max_line_bytes = 1024;
         let long = "x".repeat(100_000);
-        f.write(&format!("{TS} stdout F {long}\n{TS} stdout F next\n"));
-        let (lines, _) = f.read();
+        f.append(&format!("{TS} stdout F {long}\n{TS} stdout F next\n"));
+        let (lines, _) = f.read_everything();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0].len(), 1024);
         assert!(lines[0].ends_with(super::super::parser::TRUNCATION_MARKER));
@@ -708,18 +708,18 @@ mod tests {
     #[test]
     fn a_truncated_file_is_read_again_from_the_start() {
         let mut f = fixture("truncate");
-        f.write(&format!(
+        f.append(&format!(
             "{TS} stdout F before truncation, a long enough line\n"
         ));
-        assert_eq!(f.read().0.len(), 1);
+        assert_eq!(f.read_everything().0.len(), 1);
         std::fs::OpenOptions::new()
             .write(true)
             .open(&f.file)
             .unwrap()
             .set_len(0)
             .unwrap();
-        f.write(&format!("{TS} stdout F after\n"));
-        let (lines, offset) = f.read();
+        f.append(&format!("{TS} stdout F after\n"));
+        let (lines, offset) = f.read_everything();
         assert_eq!(lines, vec!["after"]);
         assert_eq!(offset, Some(std::fs::metadata(&f.file).unwrap().len()));
     }
