@@ -2,7 +2,7 @@
 //! pushing at once, started in batch order, retried until Loki takes or refuses them.
 //!
 //! Tasks never touch the checkpoint. They report how their batch ended and the sink
-//! applies the reports in batch order ([`super::LokiSink::run`]), so a batch acknowledged
+//! applies the reports in batch order ([`super::sink::LokiSink::run`]), so a batch acknowledged
 //! early waits for every batch before it.
 
 use std::sync::Arc;

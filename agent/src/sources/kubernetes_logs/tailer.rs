@@ -11,11 +11,11 @@
 //!   the old file is read to its end; it is closed after [`drain_idle`] without new bytes,
 //!   then the new file at the path is a new track, read from 0.
 //! - by copytruncate: the copy takes over the old track from where the reader had
-//!   stopped, the file starts over at 0 as a new track ([`rotation`]).
+//!   stopped, the file starts over at 0 as a new track (`tailer/rotation.rs`).
 //! - deletion: the descriptor keeps the data readable; it is drained, then closed.
 //!
-//! Beside this loop: [`tailed`] holds one file's state, [`lines`] splits its bytes into
-//! lines, [`rotation`] handles truncation in place.
+//! Beside this loop: `tailer/tailed.rs` holds one file's state, `tailer/lines.rs` splits
+//! its bytes into lines, `tailer/rotation.rs` handles truncation in place.
 //!
 //! [`drain_idle`]: super::config::KubernetesLogsConfig::drain_idle_seconds
 //! [`rotated`]: super::rotated
