@@ -405,6 +405,15 @@ impl Reader {
     fn adopt(&mut self, start: Start) -> io::Result<()> {
         let tailed = Tailed::new(start, &self.config, &self.node)?;
         if self.files.contains_key(&tailed.id) {
+            // Another track already reads this file (two records found the same content
+            // after a restart): one reader of it is enough, and a record no one advances
+            // would stay in the positions file for ever.
+            if self.positions.acked_offset(tailed.track).is_some()
+                && !self.files.values().any(|t| t.track == tailed.track)
+            {
+                self.positions.remove(tailed.track);
+                self.unsaved = true;
+            }
             return Ok(());
         }
         self.observe(tailed.record(tailed.offset));
@@ -494,6 +503,13 @@ impl Reader {
             tailed.head.extend_from_slice(&self.chunk[from..to]);
             let record = tailed.record(0);
             self.observe(record);
+            // Written before these bytes become lines: a track recorded without first
+            // bytes cannot be told apart from later content of its inode, so if the file
+            // were copied and truncated while the agent is down, its copy could not be
+            // found. A failed write is retried before the next hand-off.
+            if self.positions.save().is_ok() {
+                self.unsaved = false;
+            }
         }
         if tailed.resent_below > base {
             let again = (tailed.resent_below - base).min(n as u64) as usize;
