@@ -80,19 +80,6 @@ fn copytruncate(path: &Path) {
         .unwrap();
 }
 
-/// The kubelet's compression of a rotated file: `<file>.gz`, then the original removed.
-fn gzip(path: &Path) {
-    let mut gz = path.as_os_str().to_owned();
-    gz.push(".gz");
-    let mut encoder = flate2::write::GzEncoder::new(
-        std::fs::File::create(PathBuf::from(gz)).unwrap(),
-        flate2::Compression::fast(),
-    );
-    encoder.write_all(&std::fs::read(path).unwrap()).unwrap();
-    encoder.finish().unwrap();
-    std::fs::remove_file(path).unwrap();
-}
-
 async fn finish(node: &mut Node, expected: &[String], what: &str) -> Delivery {
     loki_up(node);
     node.start_agent();
@@ -107,24 +94,40 @@ async fn finish(node: &mut Node, expected: &[String], what: &str) -> Delivery {
     delivery
 }
 
+/// With Loki answering 503: lines read, a rotation, more lines read, kill -9, a
+/// restart, a second rotation, more lines read, kill -9. Returns the lines written.
+async fn two_rotations_with_a_kill_between(
+    node: &mut Node,
+    path: &Path,
+    rotate: impl Fn(&Path, u32),
+) -> Vec<String> {
+    loki_down(node);
+    let mut expected = write_lines(path, "first", 500);
+    node.start_agent();
+    wait_read(node, 500).await;
+    rotate(path, 0);
+    expected.extend(write_lines(path, "second", 500));
+    wait_read(node, 1000).await;
+    node.kill_agent();
+    node.start_agent();
+    wait_read(node, 1000).await;
+    rotate(path, 1);
+    expected.extend(write_lines(path, "third", 500));
+    wait_read(node, 1500).await;
+    node.kill_agent();
+    expected
+}
+
+/// The kubelet's names for the rotations of `two_rotations_with_a_kill_between`.
+fn kubelet_rotate(path: &Path, n: u32) {
+    rename_rotate(path, &format!("20261202-10{n:02}00"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loki_down_across_two_rename_rotations_with_a_kill_between_loses_nothing() {
     let mut node = Node::new("outage-rename-kill").await;
     let path = pod_log(&node.pods, "shop", "web-0", "app");
-    loki_down(&node);
-    let mut expected = write_lines(&path, "first", 500);
-    node.start_agent();
-    wait_read(&node, 500).await;
-    rename_rotate(&path, "20261202-100000");
-    expected.extend(write_lines(&path, "second", 500));
-    wait_read(&node, 1000).await;
-    node.kill_agent();
-    node.start_agent();
-    wait_read(&node, 1000).await;
-    rename_rotate(&path, "20261202-100100");
-    expected.extend(write_lines(&path, "third", 500));
-    wait_read(&node, 1500).await;
-    node.kill_agent();
+    let mut expected = two_rotations_with_a_kill_between(&mut node, &path, kubelet_rotate).await;
     expected.extend(write_lines(&path, "while stopped", 100));
     finish(&mut node, &expected, "outage, rename x2, kill -9").await;
 }
@@ -133,20 +136,8 @@ async fn loki_down_across_two_rename_rotations_with_a_kill_between_loses_nothing
 async fn loki_down_across_two_copytruncates_with_a_kill_between_loses_nothing() {
     let mut node = Node::new("outage-copytruncate-kill").await;
     let path = pod_log(&node.pods, "shop", "web-0", "app");
-    loki_down(&node);
-    let mut expected = write_lines(&path, "first", 500);
-    node.start_agent();
-    wait_read(&node, 500).await;
-    copytruncate(&path);
-    expected.extend(write_lines(&path, "second", 500));
-    wait_read(&node, 1000).await;
-    node.kill_agent();
-    node.start_agent();
-    wait_read(&node, 1000).await;
-    copytruncate(&path);
-    expected.extend(write_lines(&path, "third", 500));
-    wait_read(&node, 1500).await;
-    node.kill_agent();
+    let expected =
+        two_rotations_with_a_kill_between(&mut node, &path, |p, _| copytruncate(p)).await;
     finish(&mut node, &expected, "outage, copytruncate x2, kill -9").await;
 }
 
@@ -172,22 +163,9 @@ async fn copytruncates_while_the_agent_is_down_during_an_outage_lose_nothing() {
 async fn a_rotated_file_gzipped_before_the_restart_is_finished_from_its_gz() {
     let mut node = Node::new("outage-gzip").await;
     let path = pod_log(&node.pods, "shop", "web-0", "app");
-    loki_down(&node);
-    let mut expected = write_lines(&path, "first", 500);
-    node.start_agent();
-    wait_read(&node, 500).await;
-    let older = rename_rotate(&path, "20261202-100000");
-    expected.extend(write_lines(&path, "second", 500));
-    wait_read(&node, 1000).await;
-    node.kill_agent();
-    node.start_agent();
-    wait_read(&node, 1000).await;
-    rename_rotate(&path, "20261202-100100");
-    expected.extend(write_lines(&path, "third", 500));
-    wait_read(&node, 1500).await;
-    node.kill_agent();
+    let expected = two_rotations_with_a_kill_between(&mut node, &path, kubelet_rotate).await;
     // The kubelet compresses every rotated file but the newest.
-    gzip(&older);
+    gzip(&path.with_file_name("0.log.20261202-100000"));
     let delivery = finish(&mut node, &expected, "outage, rename x2, kill -9, gzip").await;
     assert!(delivery.missing.is_empty());
 }

@@ -15,8 +15,7 @@
 
 mod support;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -64,18 +63,6 @@ impl Pod {
                 .unwrap();
         }
     }
-}
-
-fn gzip(path: &Path) {
-    let mut gz = path.as_os_str().to_owned();
-    gz.push(".gz");
-    let mut encoder = flate2::write::GzEncoder::new(
-        std::fs::File::create(PathBuf::from(gz)).unwrap(),
-        flate2::Compression::fast(),
-    );
-    encoder.write_all(&std::fs::read(path).unwrap()).unwrap();
-    encoder.finish().unwrap();
-    std::fs::remove_file(path).unwrap();
 }
 
 fn env_u64(name: &str) -> Option<u64> {

@@ -90,6 +90,19 @@ pub fn append(path: &Path) -> File {
 }
 
 /// One complete CRI line with `message`.
+/// The kubelet's compression of a rotated file: `<file>.gz`, then the original removed.
+pub fn gzip(path: &Path) {
+    let mut gz = path.as_os_str().to_owned();
+    gz.push(".gz");
+    let mut encoder = flate2::write::GzEncoder::new(
+        File::create(PathBuf::from(gz)).unwrap(),
+        flate2::Compression::fast(),
+    );
+    encoder.write_all(&std::fs::read(path).unwrap()).unwrap();
+    encoder.finish().unwrap();
+    std::fs::remove_file(path).unwrap();
+}
+
 pub fn cri(stream: &str, tag: &str, message: &str) -> String {
     format!("{} {stream} {tag} {message}\n", rfc3339(nanos()))
 }
