@@ -68,6 +68,17 @@ def wait_for(what, check, attempts=300):
     raise AssertionError(f"gave up waiting for {what}")
 
 
+def rendered_configs(objects):
+    """The API's environment and the sidecar agent's configuration, as the chart renders them."""
+    api_env, agent_yaml = {}, None
+    for config_map in objects.of_kind("ConfigMap"):
+        if "node-agent.yaml" in config_map["data"]:
+            agent_yaml = config_map["data"]["node-agent.yaml"]
+        else:
+            api_env = dict(config_map["data"])
+    return api_env, agent_yaml
+
+
 @pytest.fixture
 def processes():
     started = []
@@ -85,12 +96,7 @@ def test_sidecar_pushes_the_apis_request_counts_and_the_pod_stops_within_its_gra
     values = deep_merge(values_files("task-api", "values-sidecar.yaml"),
                         {"service": {"port": public, "adminPort": admin}, "agentSidecar": {"port": agent_port}})
     objects = render("task-api", values)
-    api_env, agent_yaml = {}, None
-    for config_map in objects.of_kind("ConfigMap"):
-        if "node-agent.yaml" in config_map["data"]:
-            agent_yaml = config_map["data"]["node-agent.yaml"]
-        else:
-            api_env = dict(config_map["data"])
+    api_env, agent_yaml = rendered_configs(objects)
     grace = pod_spec(objects.one("Deployment"))["terminationGracePeriodSeconds"]
     cluster = values["agentSidecar"]["cluster"]
 
@@ -185,12 +191,7 @@ def test_sidecar_ships_the_apis_log_file_across_its_rotations_to_loki(processes,
         },
     )
     objects = render("task-api", values)
-    api_env, agent_yaml = {}, None
-    for config_map in objects.of_kind("ConfigMap"):
-        if "node-agent.yaml" in config_map["data"]:
-            agent_yaml = config_map["data"]["node-agent.yaml"]
-        else:
-            api_env = dict(config_map["data"])
+    api_env, agent_yaml = rendered_configs(objects)
     assert api_env["LOG_FILE"].startswith(str(logs)), api_env
 
     receiver = subprocess.Popen([RECEIVER_BIN, "--listen", f"127.0.0.1:{loki}", "--rate-mib", "64"],
