@@ -88,16 +88,22 @@ impl Fingerprint {
 
     /// Whether `file` still starts with the bytes this fingerprint was taken from.
     pub fn matches(&self, file: &File) -> io::Result<bool> {
-        let mut head = vec![0u8; self.len as usize];
-        let mut filled = 0;
-        while filled < head.len() {
-            match file.read_at(&mut head[filled..], filled as u64)? {
-                0 => return Ok(false),
-                n => filled += n,
-            }
-        }
-        Ok(Fingerprint::of(&head) == *self)
+        let mut head = [0u8; FINGERPRINT_BYTES];
+        let head = &mut head[..(self.len as usize).min(FINGERPRINT_BYTES)];
+        Ok(read_first(file, head)? == head.len() && Fingerprint::of(head) == *self)
     }
+}
+
+/// Fills `buf` with `file`'s first bytes; how many there were (fewer at end of file).
+pub fn read_first(file: &File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read_at(&mut buf[filled..], filled as u64)? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
 }
 
 /// A track: one file's content, followed from the moment the reader first sees it until

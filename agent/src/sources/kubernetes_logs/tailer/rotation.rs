@@ -6,12 +6,11 @@
 //! was stopped are found by [`crate::sources::kubernetes_logs::rotated`].
 
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use super::Reader;
 use super::tailed::{Start, Tailed};
-use crate::checkpoint::{Ack, FINGERPRINT_BYTES, FileId, Fingerprint};
+use crate::checkpoint::{Ack, FINGERPRINT_BYTES, FileId, Fingerprint, read_first};
 use crate::sources::kubernetes_logs::parser::Assembler;
 use crate::sources::kubernetes_logs::rotated::{self, Found};
 
@@ -27,14 +26,7 @@ impl Reader {
         }
         let mut now = [0u8; FINGERPRINT_BYTES];
         let now = &mut now[..tailed.head.len()];
-        let mut filled = 0;
-        while filled < now.len() {
-            match tailed.file.read_at(&mut now[filled..], filled as u64)? {
-                0 => return Ok(false),
-                n => filled += n,
-            }
-        }
-        Ok(*now == *tailed.head)
+        Ok(read_first(&tailed.file, now)? == now.len() && *now == *tailed.head)
     }
 
     /// The file was truncated in place (copytruncate): its copy, if there is one, takes

@@ -3,11 +3,10 @@
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::checkpoint::{FINGERPRINT_BYTES, FileId, Fingerprint, Record, Track};
+use crate::checkpoint::{FINGERPRINT_BYTES, FileId, Fingerprint, Record, Track, read_first};
 use crate::sources::kubernetes_logs::config::KubernetesLogsConfig;
 use crate::sources::kubernetes_logs::discovery::FileLabels;
 use crate::sources::kubernetes_logs::parser::Assembler;
@@ -102,13 +101,7 @@ impl Tailed {
 /// The first bytes of `file`, up to FINGERPRINT_BYTES (fewer if it is shorter).
 pub(super) fn read_head(file: &File) -> io::Result<Vec<u8>> {
     let mut head = vec![0u8; FINGERPRINT_BYTES];
-    let mut filled = 0;
-    while filled < head.len() {
-        match file.read_at(&mut head[filled..], filled as u64)? {
-            0 => break,
-            n => filled += n,
-        }
-    }
+    let filled = read_first(file, &mut head)?;
     head.truncate(filled);
     Ok(head)
 }
