@@ -273,7 +273,11 @@ impl Reader {
             let Some(mut tailed) = self.files.remove(&id) else {
                 continue;
             };
-            match self.was_truncated(&tailed) {
+            let truncated = tailed
+                .file
+                .metadata()
+                .and_then(|m| self.was_truncated(&tailed, m.len()));
+            match truncated {
                 Ok(true) => self.truncated(&mut tailed),
                 Ok(false) if tailed.head.len() < FINGERPRINT_BYTES => {
                     // A file not read yet is recorded by its first bytes too, so its
@@ -480,10 +484,10 @@ impl Reader {
 
     /// Reads what is new in one file; whether there was anything.
     fn poll(&mut self, tailed: &mut Tailed) -> io::Result<bool> {
-        if self.was_truncated(tailed)? {
+        let size = tailed.file.metadata()?.len();
+        if self.was_truncated(tailed, size)? {
             self.truncated(tailed);
         }
-        let size = tailed.file.metadata()?.len();
         tailed.size = size;
         if size <= tailed.offset {
             return Ok(false);

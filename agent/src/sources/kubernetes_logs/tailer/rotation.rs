@@ -15,9 +15,10 @@ use crate::sources::kubernetes_logs::parser::Assembler;
 use crate::sources::kubernetes_logs::rotated::{self, Found};
 
 impl Reader {
-    /// Whether the file shrank below what was read, or its first bytes changed.
-    pub(super) fn was_truncated(&self, tailed: &Tailed) -> io::Result<bool> {
-        Ok(tailed.file.metadata()?.len() < tailed.offset || !self.head_matches(tailed)?)
+    /// Whether the file, now `size` bytes long, shrank below what was read, or its first
+    /// bytes changed.
+    pub(super) fn was_truncated(&self, tailed: &Tailed, size: u64) -> io::Result<bool> {
+        Ok(size < tailed.offset || !self.head_matches(tailed)?)
     }
 
     fn head_matches(&self, tailed: &Tailed) -> io::Result<bool> {
