@@ -109,123 +109,108 @@ resource "aws_sns_topic_subscription" "paging" {
 locals {
   actions = [aws_sns_topic.paging.arn]
   # Metrics Insights over every node of the cluster: one alarm covers nodes that come and go.
-  nodes = "SCHEMA(\"${var.node_namespace}\", ClusterName, NodeName) WHERE ClusterName = '${var.cluster_name}'"
-}
+  nodes   = "SCHEMA(\"${var.node_namespace}\", ClusterName, NodeName) WHERE ClusterName = '${var.cluster_name}'"
+  runbook = "Runbook: docs/deploy.md#alarms"
 
-resource "aws_cloudwatch_metric_alarm" "node_memory_low" {
-  alarm_name          = "${var.name}-node-memory-available-low"
-  alarm_description   = "The node with the least available memory has under ${var.node_memory_available_min_bytes} bytes (node_memory_MemAvailable_bytes from the node agent). Runbook: docs/deploy.md#alarms"
-  comparison_operator = "LessThanThreshold"
-  threshold           = var.node_memory_available_min_bytes
-  evaluation_periods  = 5
-  datapoints_to_alarm = 5
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
-
-  metric_query {
-    id          = "q"
-    expression  = "SELECT MIN(node_memory_MemAvailable_bytes) FROM ${local.nodes}"
-    period      = 60
-    return_data = true
-  }
-
-  tags = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "node_root_filesystem_low" {
-  alarm_name          = "${var.name}-node-root-filesystem-available-low"
-  alarm_description   = "A node's root filesystem has under ${var.node_root_filesystem_available_min_bytes} bytes available (node_filesystem_avail_bytes{mountpoint=\"/\"}). Runbook: docs/deploy.md#alarms"
-  comparison_operator = "LessThanThreshold"
-  threshold           = var.node_root_filesystem_available_min_bytes
-  evaluation_periods  = 3
-  datapoints_to_alarm = 3
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
-
-  metric_query {
-    id          = "q"
-    expression  = "SELECT MIN(node_filesystem_avail_bytes) FROM ${local.nodes}"
-    period      = 300
-    return_data = true
-  }
-
-  tags = var.tags
-}
-
-# No datum from any node for 10 minutes: the agents stopped pushing (or lost their role).
-resource "aws_cloudwatch_metric_alarm" "node_agents_silent" {
-  alarm_name          = "${var.name}-node-agents-silent"
-  alarm_description   = "No node agent of ${var.cluster_name} pushed node_load1 for 10 minutes. Runbook: docs/deploy.md#alarms"
-  comparison_operator = "LessThanThreshold"
-  threshold           = 1
-  evaluation_periods  = 10
-  datapoints_to_alarm = 10
-  treat_missing_data  = "breaching"
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
-
-  metric_query {
-    id          = "q"
-    expression  = "SELECT COUNT(node_load1) FROM ${local.nodes}"
-    period      = 60
-    return_data = true
-  }
-
-  tags = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "task_api_errors" {
-  count               = var.task_api_namespace == null ? 0 : 1
-  alarm_name          = "${var.name}-task-api-error-ratio"
-  alarm_description   = "Over ${var.task_api_error_ratio_percent}% of task API requests answered 5xx for 5 minutes (sidecar agent metrics). Runbook: docs/deploy.md#alarms"
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.task_api_error_ratio_percent
-  evaluation_periods  = 5
-  datapoints_to_alarm = 5
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
-
-  metric_query {
-    id          = "ratio"
-    expression  = "100 * FILL(errors, 0) / requests"
-    label       = "5xx percent"
-    return_data = true
-  }
-
-  metric_query {
-    id = "errors"
-    metric {
-      namespace   = var.task_api_namespace
-      metric_name = "TaskApiServerErrors"
-      dimensions  = { ClusterName = var.cluster_name }
+  # The node agents' metrics, by alarm name after "<name>-node-": an alarm fires when all
+  # of its last `periods` periods of `period` seconds breach.
+  node_alarms = {
+    memory-available-low = {
+      description = "The node with the least available memory has under ${var.node_memory_available_min_bytes} bytes (node_memory_MemAvailable_bytes from the node agent)."
+      select      = "MIN(node_memory_MemAvailable_bytes)"
+      threshold   = var.node_memory_available_min_bytes
       period      = 60
-      stat        = "Sum"
+      periods     = 5
+      missing     = "notBreaching"
+    }
+    root-filesystem-available-low = {
+      description = "A node's root filesystem has under ${var.node_root_filesystem_available_min_bytes} bytes available (node_filesystem_avail_bytes{mountpoint=\"/\"})."
+      select      = "MIN(node_filesystem_avail_bytes)"
+      threshold   = var.node_root_filesystem_available_min_bytes
+      period      = 300
+      periods     = 3
+      missing     = "notBreaching"
+    }
+    # No datum from any node for 10 minutes: the agents stopped pushing (or lost their role).
+    agents-silent = {
+      description = "No node agent of ${var.cluster_name} pushed node_load1 for 10 minutes."
+      select      = "COUNT(node_load1)"
+      threshold   = 1
+      period      = 60
+      periods     = 10
+      missing     = "breaching"
     }
   }
 
-  metric_query {
-    id = "requests"
-    metric {
-      namespace   = var.task_api_namespace
-      metric_name = "TaskApiRequests"
-      dimensions  = { ClusterName = var.cluster_name }
-      period      = 60
-      stat        = "Sum"
+  # The task API's sidecar metrics (sidecar mode only), by alarm name after "<name>-task-api-":
+  # a percentage of all requests over 5 minutes; `part` names the metric counted against
+  # TaskApiRequests, under the id the expression uses.
+  task_api_alarms = var.task_api_namespace == null ? {} : {
+    error-ratio = {
+      description = "Over ${var.task_api_error_ratio_percent}% of task API requests answered 5xx for 5 minutes (sidecar agent metrics)."
+      threshold   = var.task_api_error_ratio_percent
+      expression  = "100 * FILL(errors, 0) / requests"
+      label       = "5xx percent"
+      part        = { errors = "TaskApiServerErrors" }
     }
+    slow-ratio = {
+      description = "Over ${var.task_api_slow_ratio_percent}% of task API requests took longer than 500 ms for 5 minutes."
+      threshold   = var.task_api_slow_ratio_percent
+      expression  = "100 * (requests - FILL(fast, 0)) / requests"
+      label       = "percent over 500 ms"
+      part        = { fast = "TaskApiRequestsUnder500ms" }
+    }
+  }
+
+  # The task database's own metrics (AWS/RDS), by alarm name after "<name>-rds-".
+  rds_alarms = var.rds_instance_identifier == null ? {} : {
+    cpu-high = {
+      description = "The task database's CPU is above 80% for 15 minutes."
+      metric      = "CPUUtilization"
+      statistic   = "Average"
+      comparison  = "GreaterThanThreshold"
+      threshold   = 80
+      periods     = 3
+    }
+    free-storage-low = {
+      description = "The task database has under 5 GiB of free storage (autoscaling stalled or at its maximum)."
+      metric      = "FreeStorageSpace"
+      statistic   = "Minimum"
+      comparison  = "LessThanThreshold"
+      threshold   = 5368709120
+      periods     = 2
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "node" {
+  for_each            = local.node_alarms
+  alarm_name          = "${var.name}-node-${each.key}"
+  alarm_description   = "${each.value.description} ${local.runbook}"
+  comparison_operator = "LessThanThreshold"
+  threshold           = each.value.threshold
+  evaluation_periods  = each.value.periods
+  datapoints_to_alarm = each.value.periods
+  treat_missing_data  = each.value.missing
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+
+  metric_query {
+    id          = "q"
+    expression  = "SELECT ${each.value.select} FROM ${local.nodes}"
+    period      = each.value.period
+    return_data = true
   }
 
   tags = var.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "task_api_slow" {
-  count               = var.task_api_namespace == null ? 0 : 1
-  alarm_name          = "${var.name}-task-api-slow-ratio"
-  alarm_description   = "Over ${var.task_api_slow_ratio_percent}% of task API requests took longer than 500 ms for 5 minutes. Runbook: docs/deploy.md#alarms"
+resource "aws_cloudwatch_metric_alarm" "task_api" {
+  for_each            = local.task_api_alarms
+  alarm_name          = "${var.name}-task-api-${each.key}"
+  alarm_description   = "${each.value.description} ${local.runbook}"
   comparison_operator = "GreaterThanThreshold"
-  threshold           = var.task_api_slow_ratio_percent
+  threshold           = each.value.threshold
   evaluation_periods  = 5
   datapoints_to_alarm = 5
   treat_missing_data  = "notBreaching"
@@ -234,65 +219,40 @@ resource "aws_cloudwatch_metric_alarm" "task_api_slow" {
 
   metric_query {
     id          = "ratio"
-    expression  = "100 * (requests - FILL(fast, 0)) / requests"
-    label       = "percent over 500 ms"
+    expression  = each.value.expression
+    label       = each.value.label
     return_data = true
   }
 
-  metric_query {
-    id = "fast"
-    metric {
-      namespace   = var.task_api_namespace
-      metric_name = "TaskApiRequestsUnder500ms"
-      dimensions  = { ClusterName = var.cluster_name }
-      period      = 60
-      stat        = "Sum"
-    }
-  }
-
-  metric_query {
-    id = "requests"
-    metric {
-      namespace   = var.task_api_namespace
-      metric_name = "TaskApiRequests"
-      dimensions  = { ClusterName = var.cluster_name }
-      period      = 60
-      stat        = "Sum"
+  dynamic "metric_query" {
+    for_each = merge(each.value.part, { requests = "TaskApiRequests" })
+    content {
+      id = metric_query.key
+      metric {
+        namespace   = var.task_api_namespace
+        metric_name = metric_query.value
+        dimensions  = { ClusterName = var.cluster_name }
+        period      = 60
+        stat        = "Sum"
+      }
     }
   }
 
   tags = var.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "rds_cpu" {
-  count               = var.rds_instance_identifier == null ? 0 : 1
-  alarm_name          = "${var.name}-rds-cpu-high"
-  alarm_description   = "The task database's CPU is above 80% for 15 minutes. Runbook: docs/deploy.md#alarms"
+resource "aws_cloudwatch_metric_alarm" "rds" {
+  for_each            = local.rds_alarms
+  alarm_name          = "${var.name}-rds-${each.key}"
+  alarm_description   = "${each.value.description} ${local.runbook}"
   namespace           = "AWS/RDS"
-  metric_name         = "CPUUtilization"
+  metric_name         = each.value.metric
   dimensions          = { DBInstanceIdentifier = var.rds_instance_identifier }
-  statistic           = "Average"
+  statistic           = each.value.statistic
   period              = 300
-  evaluation_periods  = 3
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 80
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "rds_storage" {
-  count               = var.rds_instance_identifier == null ? 0 : 1
-  alarm_name          = "${var.name}-rds-free-storage-low"
-  alarm_description   = "The task database has under 5 GiB of free storage (autoscaling stalled or at its maximum). Runbook: docs/deploy.md#alarms"
-  namespace           = "AWS/RDS"
-  metric_name         = "FreeStorageSpace"
-  dimensions          = { DBInstanceIdentifier = var.rds_instance_identifier }
-  statistic           = "Minimum"
-  period              = 300
-  evaluation_periods  = 2
-  comparison_operator = "LessThanThreshold"
-  threshold           = 5368709120
+  evaluation_periods  = each.value.periods
+  comparison_operator = each.value.comparison
+  threshold           = each.value.threshold
   alarm_actions       = local.actions
   ok_actions          = local.actions
   tags                = var.tags

@@ -16,10 +16,8 @@ output "log_group_arns" {
 output "alarm_names" {
   description = "Every alarm this module created."
   value = concat(
-    [aws_cloudwatch_metric_alarm.node_memory_low.alarm_name, aws_cloudwatch_metric_alarm.node_root_filesystem_low.alarm_name, aws_cloudwatch_metric_alarm.node_agents_silent.alarm_name],
-    aws_cloudwatch_metric_alarm.task_api_errors[*].alarm_name,
-    aws_cloudwatch_metric_alarm.task_api_slow[*].alarm_name,
-    aws_cloudwatch_metric_alarm.rds_cpu[*].alarm_name,
-    aws_cloudwatch_metric_alarm.rds_storage[*].alarm_name,
+    values(aws_cloudwatch_metric_alarm.node)[*].alarm_name,
+    values(aws_cloudwatch_metric_alarm.task_api)[*].alarm_name,
+    values(aws_cloudwatch_metric_alarm.rds)[*].alarm_name,
   )
 }

@@ -22,15 +22,15 @@ run "node_alarms_page_and_query_the_agents_namespace" {
   command = plan
 
   assert {
-    condition     = strcontains(one(aws_cloudwatch_metric_alarm.node_memory_low.metric_query).expression, "SCHEMA(\"Watchpost/Node\", ClusterName, NodeName) WHERE ClusterName = 'watchpost-test'")
+    condition     = strcontains(one(aws_cloudwatch_metric_alarm.node["memory-available-low"].metric_query).expression, "SCHEMA(\"Watchpost/Node\", ClusterName, NodeName) WHERE ClusterName = 'watchpost-test'")
     error_message = "the memory alarm must query every node of the cluster"
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.node_agents_silent.treat_missing_data == "breaching"
+    condition     = aws_cloudwatch_metric_alarm.node["agents-silent"].treat_missing_data == "breaching"
     error_message = "silence of every agent must page"
   }
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.task_api_errors) == 0
+    condition     = length(aws_cloudwatch_metric_alarm.task_api) == 0
     error_message = "no API alarm without sidecar metrics"
   }
 }
@@ -40,8 +40,12 @@ run "sidecar_mode_adds_the_api_alarms" {
   variables { task_api_namespace = "Watchpost/TaskApi" }
 
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.task_api_errors) == 1 && length(aws_cloudwatch_metric_alarm.task_api_slow) == 1
+    condition     = keys(aws_cloudwatch_metric_alarm.task_api) == ["error-ratio", "slow-ratio"]
     error_message = "expected the error and latency alarms"
+  }
+  assert {
+    condition     = toset([for q in aws_cloudwatch_metric_alarm.task_api["error-ratio"].metric_query : q.id]) == toset(["ratio", "errors", "requests"])
+    error_message = "the error ratio divides the 5xx count by the request count"
   }
 }
 
@@ -61,4 +65,14 @@ run "error_ratio_above_100_percent_is_refused" {
   command = plan
   variables { task_api_error_ratio_percent = 150 }
   expect_failures = [var.task_api_error_ratio_percent]
+}
+
+run "a_database_adds_its_cpu_and_storage_alarms" {
+  command = plan
+  variables { rds_instance_identifier = "watchpost-test" }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.rds["free-storage-low"].metric_name == "FreeStorageSpace" && aws_cloudwatch_metric_alarm.rds["cpu-high"].alarm_name == "watchpost-test-rds-cpu-high"
+    error_message = "expected the database's CPU and free storage alarms"
+  }
 }
