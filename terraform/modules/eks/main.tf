@@ -18,25 +18,57 @@ resource "aws_kms_alias" "secrets" {
   target_key_id = aws_kms_key.secrets.key_id
 }
 
-data "aws_iam_policy_document" "cluster_assume" {
+# The roles AWS services assume for the cluster, by name after "<cluster_name>-": the
+# service trusted, what it may call on STS, and the AWS managed policies it gets.
+locals {
+  service_roles = merge(
+    {
+      cluster = {
+        service  = "eks.amazonaws.com"
+        actions  = ["sts:AssumeRole", "sts:TagSession"]
+        policies = ["AmazonEKSClusterPolicy"]
+      }
+      node = {
+        service  = "ec2.amazonaws.com"
+        actions  = ["sts:AssumeRole"]
+        policies = ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"]
+      }
+    },
+    length(var.fargate_profiles) == 0 ? {} : {
+      fargate-pod-execution = {
+        service  = "eks-fargate-pods.amazonaws.com"
+        actions  = ["sts:AssumeRole"]
+        policies = ["AmazonEKSFargatePodExecutionRolePolicy"]
+      }
+    },
+  )
+  service_role_policies = merge([
+    for role, r in local.service_roles : { for policy in r.policies : "${role}/${policy}" => { role = role, policy = policy } }
+  ]...)
+}
+
+data "aws_iam_policy_document" "service_assume" {
+  for_each = local.service_roles
   statement {
-    actions = ["sts:AssumeRole", "sts:TagSession"]
+    actions = each.value.actions
     principals {
       type        = "Service"
-      identifiers = ["eks.amazonaws.com"]
+      identifiers = [each.value.service]
     }
   }
 }
 
-resource "aws_iam_role" "cluster" {
-  name               = "${var.cluster_name}-cluster"
-  assume_role_policy = data.aws_iam_policy_document.cluster_assume.json
+resource "aws_iam_role" "service" {
+  for_each           = local.service_roles
+  name               = "${var.cluster_name}-${each.key}"
+  assume_role_policy = data.aws_iam_policy_document.service_assume[each.key].json
   tags               = var.tags
 }
 
-resource "aws_iam_role_policy_attachment" "cluster" {
-  role       = aws_iam_role.cluster.name
-  policy_arn = "${local.policy_prefix}/AmazonEKSClusterPolicy"
+resource "aws_iam_role_policy_attachment" "service" {
+  for_each   = local.service_role_policies
+  role       = aws_iam_role.service[each.value.role].name
+  policy_arn = "${local.policy_prefix}/${each.value.policy}"
 }
 
 # Created before the cluster so EKS does not create it without retention or encryption.
@@ -50,7 +82,7 @@ resource "aws_cloudwatch_log_group" "cluster" {
 resource "aws_eks_cluster" "this" {
   name     = var.cluster_name
   version  = var.kubernetes_version
-  role_arn = aws_iam_role.cluster.arn
+  role_arn = aws_iam_role.service["cluster"].arn
 
   enabled_cluster_log_types = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
@@ -75,7 +107,7 @@ resource "aws_eks_cluster" "this" {
 
   tags = var.tags
 
-  depends_on = [aws_iam_role_policy_attachment.cluster, aws_cloudwatch_log_group.cluster]
+  depends_on = [aws_iam_role_policy_attachment.service, aws_cloudwatch_log_group.cluster]
 }
 
 # IRSA: service accounts exchange their projected token for role credentials. AWS verifies
@@ -84,28 +116,6 @@ resource "aws_iam_openid_connect_provider" "this" {
   url            = aws_eks_cluster.this.identity[0].oidc[0].issuer
   client_id_list = ["sts.amazonaws.com"]
   tags           = var.tags
-}
-
-data "aws_iam_policy_document" "node_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ec2.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "node" {
-  name               = "${var.cluster_name}-node"
-  assume_role_policy = data.aws_iam_policy_document.node_assume.json
-  tags               = var.tags
-}
-
-resource "aws_iam_role_policy_attachment" "node" {
-  for_each   = toset(["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"])
-  role       = aws_iam_role.node.name
-  policy_arn = "${local.policy_prefix}/${each.key}"
 }
 
 resource "aws_launch_template" "node" {
@@ -143,7 +153,7 @@ resource "aws_eks_node_group" "this" {
   for_each        = var.node_groups
   cluster_name    = aws_eks_cluster.this.name
   node_group_name = each.key
-  node_role_arn   = aws_iam_role.node.arn
+  node_role_arn   = aws_iam_role.service["node"].arn
   subnet_ids      = var.subnet_ids
   instance_types  = each.value.instance_types
   capacity_type   = each.value.capacity_type
@@ -175,7 +185,7 @@ resource "aws_eks_node_group" "this" {
 
   tags = var.tags
 
-  depends_on = [aws_iam_role_policy_attachment.node]
+  depends_on = [aws_iam_role_policy_attachment.service]
 
   # The cluster autoscaler owns the count once created.
   lifecycle {
@@ -192,34 +202,11 @@ resource "aws_eks_addon" "this" {
   depends_on                  = [aws_eks_node_group.this]
 }
 
-data "aws_iam_policy_document" "fargate_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["eks-fargate-pods.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "fargate" {
-  count              = length(var.fargate_profiles) > 0 ? 1 : 0
-  name               = "${var.cluster_name}-fargate-pod-execution"
-  assume_role_policy = data.aws_iam_policy_document.fargate_assume.json
-  tags               = var.tags
-}
-
-resource "aws_iam_role_policy_attachment" "fargate" {
-  count      = length(var.fargate_profiles) > 0 ? 1 : 0
-  role       = aws_iam_role.fargate[0].name
-  policy_arn = "${local.policy_prefix}/AmazonEKSFargatePodExecutionRolePolicy"
-}
-
 resource "aws_eks_fargate_profile" "this" {
   for_each               = var.fargate_profiles
   cluster_name           = aws_eks_cluster.this.name
   fargate_profile_name   = each.key
-  pod_execution_role_arn = aws_iam_role.fargate[0].arn
+  pod_execution_role_arn = aws_iam_role.service["fargate-pod-execution"].arn
   subnet_ids             = var.subnet_ids
 
   selector {

@@ -35,5 +35,5 @@ output "secrets_kms_key_arn" {
 
 output "node_role_arn" {
   description = "The managed nodes' instance role."
-  value       = aws_iam_role.node.arn
+  value       = aws_iam_role.service["node"].arn
 }

@@ -41,6 +41,22 @@ run "control_plane_logs_everything_and_encrypts_secrets" {
     condition     = length(aws_eks_fargate_profile.this) == 0
     error_message = "no Fargate profile unless asked"
   }
+  assert {
+    condition     = keys(aws_iam_role.service) == ["cluster", "node"] && length(aws_iam_role_policy_attachment.service) == 4
+    error_message = "expected the cluster's and the nodes' roles with their four managed policies, and no Fargate role"
+  }
+}
+
+run "fargate_profiles_get_a_pod_execution_role" {
+  command = plan
+  variables {
+    fargate_profiles = { watchpost = { namespace = "watchpost" } }
+  }
+
+  assert {
+    condition     = aws_iam_role.service["fargate-pod-execution"].name == "watchpost-test-fargate-pod-execution" && length(aws_eks_fargate_profile.this) == 1
+    error_message = "a Fargate profile needs its pod execution role"
+  }
 }
 
 run "kubernetes_older_than_the_charts_need_is_refused" {
