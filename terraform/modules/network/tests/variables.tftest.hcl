@@ -1,11 +1,6 @@
 # Variable validation and the subnet layout, planned against a mocked AWS provider.
 mock_provider "aws" {
-  mock_data "aws_iam_policy_document" {
-    defaults = { json = "{}" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "eu-west-1" }
-  }
+  source = "../../mocks/aws"
 }
 
 variables {
