@@ -38,21 +38,10 @@ variable "endpoint_public_access_cidrs" {
 }
 
 variable "node_groups" {
-  description = "Managed node groups (see the eks module)."
-  type = map(object({
-    instance_types = list(string)
-    capacity_type  = optional(string, "ON_DEMAND")
-    min_size       = number
-    max_size       = number
-    desired_size   = number
-    disk_size_gib  = optional(number, 50)
-    labels         = optional(map(string), {})
-    taints = optional(list(object({
-      key    = string
-      value  = optional(string)
-      effect = string
-    })), [])
-  }))
+  # The eks module's node_groups, passed through: its type (with the optional fields'
+  # defaults) and its validation are the one definition, so they are not restated here.
+  description = "Managed node groups by name, as the eks module's node_groups (instance_types, capacity_type, min/max/desired_size, disk_size_gib, labels, taints)."
+  type        = any
 }
 
 variable "fargate_namespaces" {
