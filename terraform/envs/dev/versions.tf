@@ -1,3 +1,7 @@
+# Each environment is a root module of its own, so a plan of one cannot touch the other's
+# state: a backend block takes no variables, so this file and variables.tf (whose rules
+# differ: production requires three AZs and a pager) stand in every envs/*; the rest is
+# shared through modules/watchpost.
 terraform {
   required_version = ">= 1.10"
   required_providers {
