@@ -15,10 +15,15 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common as common_models
 from grafana_foundation_sdk.models import dashboard as models
 
+from .. import links
+
 PROMETHEUS = models.DataSourceRef(type_val="prometheus", uid="${datasource}")
 LOKI = models.DataSourceRef(type_val="loki", uid="${datasource}")
 
 TAGS = ["watchpost"]
+
+# The `job` and `instance` variables of a scraped_dashboard, as a PromQL label matcher.
+SELECTOR = 'job=~"$job", instance=~"$instance"'
 
 
 def new_dashboard(uid: str, title: str, description: str) -> dash.Dashboard:
@@ -41,6 +46,24 @@ def new_dashboard(uid: str, title: str, description: str) -> dash.Dashboard:
             .keep_time(True)
         )
     )
+
+
+def scraped_dashboard(uid: str, title: str, description: str, metric: str) -> dash.Dashboard:
+    """A dashboard over one scraped job: the Prometheus `datasource`, the `job` and `instance`
+    variables (values from `metric`, which every target exposes) and the runbooks link."""
+    return (
+        new_dashboard(uid, title, description)
+        .with_variable(datasource_variable("prometheus"))
+        .with_variable(query_variable("job", "Job", f"label_values({metric}, job)"))
+        .with_variable(query_variable("instance", "Instance", f'label_values({metric}{{job=~"$job"}}, instance)'))
+        .link(runbooks_link())
+    )
+
+
+def with_panels(board: dash.Dashboard, panels) -> dash.Dashboard:
+    for panel in panels:
+        board = board.with_panel(panel)
+    return board
 
 
 def datasource_variable(kind: str) -> dash.DatasourceVariable:
@@ -67,6 +90,16 @@ def promql(expr: str, legend: str = "__auto", ref: str = "A", exemplar: bool = F
     if exemplar:
         query = query.exemplar(True)
     return query
+
+
+def rate(series: str) -> str:
+    """`rate()` over Grafana's `$__rate_interval`, which the dashboard lint requires."""
+    return f"rate({series}[$__rate_interval])"
+
+
+def quantile(q: float, by: str, bucket: str) -> str:
+    """The q-quantile of a histogram's `bucket` series, aggregated by `le` and `by`."""
+    return f"histogram_quantile({q}, sum by ({by}) ({rate(bucket)}))"
 
 
 def logql(expr: str, ref: str = "A") -> loki.Dataquery:
@@ -96,8 +129,21 @@ def stat_panel(panel_id, title, description, unit, targets, width=6, height=5, d
     return _finish(panel, panel_id, title, description, unit, width, height, targets)
 
 
+def up_panel(panel_id: int, title: str, description: str):
+    """How many targets of the selected job Prometheus scraped, out of those it knows."""
+    return stat_panel(
+        panel_id, title, description, "short",
+        [promql(f"sum(up{{{SELECTOR}}})", "up"), promql(f"count(up{{{SELECTOR}}})", "known")],
+        width=4, height=8,
+    )
+
+
 def runbook_link(title: str, url: str) -> dash.DashboardLink:
     return dash.DashboardLink(title).url(url).target_blank(True)
+
+
+def runbooks_link() -> dash.DashboardLink:
+    return runbook_link("Runbooks", f"{links.repository()}/tree/main/docs/runbooks")
 
 
 def to_json(builder: dash.Dashboard) -> str:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as dash
 
-from .. import links
-from .common import datasource_variable, new_dashboard, promql, query_variable, runbook_link, stat_panel
-from .common import timeseries_panel
+from .common import SELECTOR, promql, scraped_dashboard, timeseries_panel, up_panel, with_panels
 
 UID = "watchpost-log-pipeline"
 
@@ -24,37 +22,24 @@ QUEUE = 9
 SCRAPE_ERRORS = 10
 POSITIONS = 11
 
-_SEL = 'job=~"$job", instance=~"$instance"'
-
 
 def build() -> dash.Dashboard:
-    board = (
-        new_dashboard(
-            UID,
-            "Node agent / Log pipeline",
-            "What the node agent reads from pod logs and ships to Loki, what it pushes to CloudWatch, "
-            "and where it retries or drops.",
-        )
-        .with_variable(datasource_variable("prometheus"))
-        .with_variable(query_variable("job", "Job", "label_values(node_agent_build_info, job)"))
-        .with_variable(query_variable("instance", "Instance", 'label_values(node_agent_build_info{job=~"$job"}, instance)'))
-        .link(runbook_link("Runbooks", f"{links.repository()}/tree/main/docs/runbooks"))
+    board = scraped_dashboard(
+        UID,
+        "Node agent / Log pipeline",
+        "What the node agent reads from pod logs and ships to Loki, what it pushes to CloudWatch, "
+        "and where it retries or drops.",
+        "node_agent_build_info",
     )
     panels = [
-        stat_panel(
-            AGENTS_UP, "Agents up",
-            "Agents Prometheus scraped successfully, out of those it knows.",
-            "short",
-            [promql(f"sum(up{{{_SEL}}})", "up"), promql(f"count(up{{{_SEL}}})", "known")],
-            width=4, height=8,
-        ),
+        up_panel(AGENTS_UP, "Agents up", "Agents Prometheus scraped successfully, out of those it knows."),
         timeseries_panel(
             LINES, "Lines read and shipped",
             "Log lines per second read from files and acknowledged by Loki; a gap that persists is lag.",
             "short",
             [
-                promql(f"sum by (instance) (rate(node_agent_logs_read_lines_total{{{_SEL}}}[$__rate_interval]))", "{{instance}} read"),
-                promql(f'sum by (instance) (rate(node_agent_sink_sent_events_total{{{_SEL}, sink="loki"}}[$__rate_interval]))', "{{instance}} shipped"),
+                promql(f"sum by (instance) (rate(node_agent_logs_read_lines_total{{{SELECTOR}}}[$__rate_interval]))", "{{instance}} read"),
+                promql(f'sum by (instance) (rate(node_agent_sink_sent_events_total{{{SELECTOR}, sink="loki"}}[$__rate_interval]))', "{{instance}} shipped"),
             ],
             width=10, height=8,
         ),
@@ -62,21 +47,21 @@ def build() -> dash.Dashboard:
             LAG_BYTES, "Lag (bytes not yet in Loki)",
             "Bytes in watched files not yet acknowledged by Loki; growing means shipping is slower than writing.",
             "bytes",
-            [promql(f"node_agent_logs_lag_bytes{{{_SEL}}}", "{{instance}}")],
+            [promql(f"node_agent_logs_lag_bytes{{{SELECTOR}}}", "{{instance}}")],
             width=10, height=8,
         ),
         timeseries_panel(
             LAG_SECONDS, "Lag (age of newest acknowledged line)",
             "While lagging: how old the newest line Loki acknowledged is; 0 when caught up.",
             "s",
-            [promql(f"node_agent_logs_lag_seconds{{{_SEL}}}", "{{instance}}")],
+            [promql(f"node_agent_logs_lag_seconds{{{SELECTOR}}}", "{{instance}}")],
             width=8,
         ),
         timeseries_panel(
             RETRIES, "Sink retries",
             "Failed attempts that are retried (429, 5xx, timeouts, connection errors) per second, by sink.",
             "short",
-            [promql(f"sum by (instance, sink) (rate(node_agent_sink_retries_total{{{_SEL}}}[$__rate_interval]))", "{{instance}} {{sink}}")],
+            [promql(f"sum by (instance, sink) (rate(node_agent_sink_retries_total{{{SELECTOR}}}[$__rate_interval]))", "{{instance}} {{sink}}")],
             width=8,
         ),
         timeseries_panel(
@@ -85,8 +70,8 @@ def build() -> dash.Dashboard:
             "and batches refused by a full pipeline channel. Anything above 0 is lost data.",
             "short",
             [
-                promql(f"sum by (instance, sink, reason) (rate(node_agent_sink_dropped_events_total{{{_SEL}}}[$__rate_interval]))", "{{instance}} {{sink}} {{reason}}", "A"),
-                promql(f"sum by (instance, source) (rate(node_agent_pipeline_dropped_batches_total{{{_SEL}}}[$__rate_interval]))", "{{instance}} {{source}} batches", "B"),
+                promql(f"sum by (instance, sink, reason) (rate(node_agent_sink_dropped_events_total{{{SELECTOR}}}[$__rate_interval]))", "{{instance}} {{sink}} {{reason}}", "A"),
+                promql(f"sum by (instance, source) (rate(node_agent_pipeline_dropped_batches_total{{{SELECTOR}}}[$__rate_interval]))", "{{instance}} {{source}} batches", "B"),
             ],
             width=8,
         ),
@@ -94,21 +79,21 @@ def build() -> dash.Dashboard:
             SINK_REQUESTS, "Sink requests by outcome",
             "Finished requests per second by sink (loki, cloudwatch) and outcome (success, rejected).",
             "reqps",
-            [promql(f"sum by (sink, outcome) (rate(node_agent_sink_requests_total{{{_SEL}}}[$__rate_interval]))", "{{sink}} {{outcome}}")],
+            [promql(f"sum by (sink, outcome) (rate(node_agent_sink_requests_total{{{SELECTOR}}}[$__rate_interval]))", "{{sink}} {{outcome}}")],
             width=8,
         ),
         timeseries_panel(
             FILES_WATCHED, "Files watched",
             "Open log files per agent, draining ones included.",
             "short",
-            [promql(f"node_agent_logs_files_watched{{{_SEL}}}", "{{instance}}")],
+            [promql(f"node_agent_logs_files_watched{{{SELECTOR}}}", "{{instance}}")],
             width=8,
         ),
         timeseries_panel(
             QUEUE, "Sink queue",
             "Requests waiting or in flight per sink; at capacity the oldest is dropped (queue_full).",
             "short",
-            [promql(f"node_agent_sink_queue_requests{{{_SEL}}}", "{{instance}} {{sink}}")],
+            [promql(f"node_agent_sink_queue_requests{{{SELECTOR}}}", "{{instance}} {{sink}}")],
             width=8,
         ),
         timeseries_panel(
@@ -116,10 +101,8 @@ def build() -> dash.Dashboard:
             "Seconds since the agent last recorded acknowledged offsets. It grows while nothing is acknowledged; "
             "growing while Loki accepts lines means checkpoints are not recorded (a restart would re-send them).",
             "s",
-            [promql(f"time() - node_agent_logs_positions_last_write_timestamp_seconds{{{_SEL}}}", "{{instance}}")],
+            [promql(f"time() - node_agent_logs_positions_last_write_timestamp_seconds{{{SELECTOR}}}", "{{instance}}")],
             width=8,
         ),
     ]
-    for panel in panels:
-        board = board.with_panel(panel)
-    return board
+    return with_panels(board, panels)

@@ -13,8 +13,7 @@ from grafana_foundation_sdk.builders import timeseries
 from grafana_foundation_sdk.models import common as common_models
 from grafana_foundation_sdk.models import dashboard as models
 
-from .. import links
-from .common import LOKI, datasource_variable, logql, new_dashboard, runbook_link
+from .common import LOKI, datasource_variable, logql, new_dashboard, runbooks_link
 
 UID = "watchpost-logs"
 
@@ -50,7 +49,7 @@ def build() -> dash.Dashboard:
         )
         .with_variable(_textbox("request_id", "request_id", "Only lines of this request (X-Request-Id)."))
         .with_variable(_textbox("trace_id", "trace_id", "Only lines of this trace (32 hex digits)."))
-        .link(runbook_link("Runbooks", f"{links.repository()}/tree/main/docs/runbooks"))
+        .link(runbooks_link())
     )
     board = board.with_panel(
         timeseries.Panel()

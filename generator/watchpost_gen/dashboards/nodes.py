@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as dash
 
-from .. import links
-from .common import datasource_variable, new_dashboard, promql, query_variable, runbook_link, timeseries_panel
+from .common import SELECTOR, promql, scraped_dashboard, timeseries_panel, with_panels
 
 UID = "watchpost-nodes"
 
@@ -21,40 +20,34 @@ NETWORK_ERRORS = 7
 CLOCK = 8
 FILE_DESCRIPTORS = 9
 
-_SEL = 'job=~"$job", instance=~"$instance"'
-_FS = f'{_SEL}, fstype!="", mountpoint!=""'
+_FS = f'{SELECTOR}, fstype!="", mountpoint!=""'
 
 
 def build() -> dash.Dashboard:
-    board = (
-        new_dashboard(
-            UID,
-            "Nodes / USE",
-            "CPU, memory, filesystems, disks, network and clock of every node, from the node agent.",
-        )
-        .with_variable(datasource_variable("prometheus"))
-        .with_variable(query_variable("job", "Job", "label_values(node_uname_info, job)"))
-        .with_variable(query_variable("instance", "Instance", 'label_values(node_uname_info{job=~"$job"}, instance)'))
-        .link(runbook_link("Runbooks", f"{links.repository()}/tree/main/docs/runbooks"))
+    board = scraped_dashboard(
+        UID,
+        "Nodes / USE",
+        "CPU, memory, filesystems, disks, network and clock of every node, from the node agent.",
+        "node_uname_info",
     )
     panels = [
         timeseries_panel(
             CPU, "CPU utilisation",
             "Share of CPU time not idle, averaged over the node's CPUs.",
             "percentunit",
-            [promql(f'1 - avg by (instance) (rate(node_cpu_seconds_total{{{_SEL}, mode="idle"}}[$__rate_interval]))', "{{instance}}")],
+            [promql(f'1 - avg by (instance) (rate(node_cpu_seconds_total{{{SELECTOR}, mode="idle"}}[$__rate_interval]))', "{{instance}}")],
         ),
         timeseries_panel(
             LOAD, "Load per CPU (saturation)",
             "1-minute load average divided by the number of CPUs; above 1 tasks wait for a CPU.",
             "short",
-            [promql(f'node_load1{{{_SEL}}} / on (instance) count by (instance) (node_cpu_seconds_total{{{_SEL}, mode="idle"}})', "{{instance}}")],
+            [promql(f'node_load1{{{SELECTOR}}} / on (instance) count by (instance) (node_cpu_seconds_total{{{SELECTOR}, mode="idle"}})', "{{instance}}")],
         ),
         timeseries_panel(
             MEMORY, "Memory utilisation",
             "Share of memory not available to new processes (1 - MemAvailable / MemTotal).",
             "percentunit",
-            [promql(f"1 - node_memory_MemAvailable_bytes{{{_SEL}}} / node_memory_MemTotal_bytes{{{_SEL}}}", "{{instance}}")],
+            [promql(f"1 - node_memory_MemAvailable_bytes{{{SELECTOR}}} / node_memory_MemTotal_bytes{{{SELECTOR}}}", "{{instance}}")],
         ),
         timeseries_panel(
             FILESYSTEM, "Filesystem space used",
@@ -66,15 +59,15 @@ def build() -> dash.Dashboard:
             DISK_IO, "Disk busy time",
             "Share of time each disk had I/O in flight (node_disk_io_time_seconds_total).",
             "percentunit",
-            [promql(f"rate(node_disk_io_time_seconds_total{{{_SEL}}}[$__rate_interval])", "{{instance}} {{device}}")],
+            [promql(f"rate(node_disk_io_time_seconds_total{{{SELECTOR}}}[$__rate_interval])", "{{instance}} {{device}}")],
         ),
         timeseries_panel(
             NETWORK, "Network traffic",
             "Bytes per second received (positive) and transmitted (negative) per device.",
             "Bps",
             [
-                promql(f"rate(node_network_receive_bytes_total{{{_SEL}}}[$__rate_interval])", "{{instance}} {{device}} in", "A"),
-                promql(f"-rate(node_network_transmit_bytes_total{{{_SEL}}}[$__rate_interval])", "{{instance}} {{device}} out", "B"),
+                promql(f"rate(node_network_receive_bytes_total{{{SELECTOR}}}[$__rate_interval])", "{{instance}} {{device}} in", "A"),
+                promql(f"-rate(node_network_transmit_bytes_total{{{SELECTOR}}}[$__rate_interval])", "{{instance}} {{device}} out", "B"),
             ],
         ),
         timeseries_panel(
@@ -82,8 +75,8 @@ def build() -> dash.Dashboard:
             "Receive and transmit errors per second per device; any sustained value is a faulty link or driver.",
             "pps",
             [
-                promql(f"rate(node_network_receive_errs_total{{{_SEL}}}[$__rate_interval])", "{{instance}} {{device}} receive"),
-                promql(f"rate(node_network_transmit_errs_total{{{_SEL}}}[$__rate_interval])", "{{instance}} {{device}} transmit"),
+                promql(f"rate(node_network_receive_errs_total{{{SELECTOR}}}[$__rate_interval])", "{{instance}} {{device}} receive"),
+                promql(f"rate(node_network_transmit_errs_total{{{SELECTOR}}}[$__rate_interval])", "{{instance}} {{device}} transmit"),
             ],
         ),
         timeseries_panel(
@@ -93,15 +86,13 @@ def build() -> dash.Dashboard:
             "collections; its peaks are the clock's offset. Beyond 50 ms, log and trace timestamps "
             "disagree between nodes.",
             "s",
-            [promql(f"node_time_seconds{{{_SEL}}} - timestamp(node_time_seconds{{{_SEL}}})", "{{instance}}")],
+            [promql(f"node_time_seconds{{{SELECTOR}}} - timestamp(node_time_seconds{{{SELECTOR}}})", "{{instance}}")],
         ),
         timeseries_panel(
             FILE_DESCRIPTORS, "File descriptors allocated",
             "Share of the kernel's file handle limit in use.",
             "percentunit",
-            [promql(f"node_filefd_allocated{{{_SEL}}} / node_filefd_maximum{{{_SEL}}}", "{{instance}}")],
+            [promql(f"node_filefd_allocated{{{SELECTOR}}} / node_filefd_maximum{{{SELECTOR}}}", "{{instance}}")],
         ),
     ]
-    for panel in panels:
-        board = board.with_panel(panel)
-    return board
+    return with_panels(board, panels)

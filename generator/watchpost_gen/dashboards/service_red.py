@@ -10,9 +10,8 @@ from grafana_foundation_sdk.builders import heatmap
 from grafana_foundation_sdk.models import heatmap as heatmap_models
 from grafana_foundation_sdk.models import prometheus as prometheus_models
 
-from .. import links
-from .common import PROMETHEUS, datasource_variable, new_dashboard, promql, query_variable, runbook_link
-from .common import stat_panel, timeseries_panel
+from .common import PROMETHEUS, SELECTOR, promql, quantile, query_variable, scraped_dashboard, timeseries_panel
+from .common import up_panel, with_panels
 
 UID = "watchpost-service-red"
 
@@ -29,62 +28,37 @@ DB_WAIT = 9
 DB_OPERATIONS = 10
 UPTIME = 11
 
-_SEL = 'job=~"$job", instance=~"$instance"'
-_HTTP_SEL = f'{_SEL}, http_route=~"$route"'
+_HTTP_SEL = f'{SELECTOR}, http_route=~"$route"'
 _HTTP = f"http_server_request_duration_seconds_count{{{_HTTP_SEL}}}"
+_BUCKET = f"http_server_request_duration_seconds_bucket{{{_HTTP_SEL}}}"
 _BY = "http_request_method, http_route"
 
 
 def build() -> dash.Dashboard:
-    board = (
-        new_dashboard(
-            UID,
-            "Task API / Service RED",
-            "Requests, errors and duration of the task API per route, from its own /metrics "
-            "(docs/telemetry.md). Exemplar dots on the duration panels open the request's trace.",
-        )
-        .with_variable(datasource_variable("prometheus"))
-        .with_variable(query_variable("job", "Job", "label_values(http_server_request_duration_seconds_count, job)"))
-        .with_variable(
-            query_variable(
-                "instance", "Instance", 'label_values(http_server_request_duration_seconds_count{job=~"$job"}, instance)'
-            )
-        )
-        .with_variable(
-            query_variable(
-                "route",
-                "Route",
-                'label_values(http_server_request_duration_seconds_count{job=~"$job", instance=~"$instance"}, http_route)',
-            )
-        )
-        .link(runbook_link("Runbooks", f"{links.repository()}/tree/main/docs/runbooks"))
-    )
-    board = board.with_panel(
-        stat_panel(
-            UP,
-            "Instances up",
-            "Task API instances Prometheus scraped successfully, out of those it knows.",
-            "short",
-            [promql(f"sum(up{{{_SEL}}})", "up"), promql(f"count(up{{{_SEL}}})", "known")],
-            width=4,
-            height=8,
+    board = scraped_dashboard(
+        UID,
+        "Task API / Service RED",
+        "Requests, errors and duration of the task API per route, from its own /metrics "
+        "(docs/telemetry.md). Exemplar dots on the duration panels open the request's trace.",
+        "http_server_request_duration_seconds_count",
+    ).with_variable(
+        query_variable(
+            "route",
+            "Route",
+            f"label_values(http_server_request_duration_seconds_count{{{SELECTOR}}}, http_route)",
         )
     )
-    board = board.with_panel(
+    panels = [
+        up_panel(UP, "Instances up", "Task API instances Prometheus scraped successfully, out of those it knows."),
         timeseries_panel(
-            REQUEST_RATE,
-            "Requests per route",
+            REQUEST_RATE, "Requests per route",
             "Requests per second by method and route template (unmatched paths share `unmatched`).",
             "reqps",
             [promql(f"sum by ({_BY}) (rate({_HTTP}[$__rate_interval]))", "{{http_request_method}} {{http_route}}")],
-            width=10,
-            height=8,
-        )
-    )
-    board = board.with_panel(
+            width=10, height=8,
+        ),
         timeseries_panel(
-            ERROR_RATIO,
-            "Server error ratio per route",
+            ERROR_RATIO, "Server error ratio per route",
             "Share of responses with status 5xx by route; 4xx are the client's and not counted. "
             "0 when the route answered no 5xx.",
             "percentunit",
@@ -97,32 +71,19 @@ def build() -> dash.Dashboard:
                     "{{http_request_method}} {{http_route}}",
                 )
             ],
-            width=10,
-            height=8,
-        )
-    )
-    bucket = f"http_server_request_duration_seconds_bucket{{{_HTTP_SEL}}}"
-    board = board.with_panel(
+            width=10, height=8,
+        ),
         timeseries_panel(
-            DURATION,
-            "Duration percentiles",
+            DURATION, "Duration percentiles",
             "p50, p95 and p99 of the time to the response head over the routes picked in `route`, and p99 per route. "
             "Exemplars (dots) link to the trace of a request in that bucket.",
             "s",
             [
-                promql(f"histogram_quantile(0.5, sum by (le) (rate({bucket}[$__rate_interval])))", "p50", exemplar=True),
-                promql(f"histogram_quantile(0.95, sum by (le) (rate({bucket}[$__rate_interval])))", "p95", exemplar=True),
-                promql(f"histogram_quantile(0.99, sum by (le) (rate({bucket}[$__rate_interval])))", "p99", exemplar=True),
-                promql(
-                    f"histogram_quantile(0.99, sum by (le, {_BY}) (rate({bucket}[$__rate_interval])))",
-                    "p99 {{http_request_method}} {{http_route}}",
-                ),
+                *(promql(quantile(q, "le", _BUCKET), f"p{round(q * 100)}", exemplar=True) for q in (0.5, 0.95, 0.99)),
+                promql(quantile(0.99, f"le, {_BY}", _BUCKET), "p99 {{http_request_method}} {{http_route}}"),
             ],
-            width=12,
-            height=9,
-        )
-    )
-    board = board.with_panel(
+            width=12, height=9,
+        ),
         heatmap.Panel()
         .id(HEATMAP)
         .title("Duration heatmap")
@@ -133,92 +94,67 @@ def build() -> dash.Dashboard:
         .color(heatmap.HeatmapColorOptions().mode(heatmap_models.HeatmapColorMode.SCHEME).scheme("Oranges").steps(64))
         .exemplars_color("rgba(255,0,255,0.7)")
         .with_target(
-            promql(f"sum by (le) (rate({bucket}[$__rate_interval]))", "{{le}}", exemplar=True)
+            promql(f"sum by (le) (rate({_BUCKET}[$__rate_interval]))", "{{le}}", exemplar=True)
             .format(prometheus_models.PromQueryFormat.HEATMAP)
             .ref_id("A")
         )
         .span(12)
-        .height(9)
-    )
-    board = board.with_panel(
+        .height(9),
         timeseries_panel(
-            STATUS,
-            "Responses by status code",
+            STATUS, "Responses by status code",
             "Responses per second by HTTP status code, over the routes picked in `route`.",
             "reqps",
             [promql(f"sum by (http_response_status_code) (rate({_HTTP}[$__rate_interval]))", "{{http_response_status_code}}")],
-            width=8,
-            stack=True,
-        )
-    )
-    board = board.with_panel(
+            width=8, stack=True,
+        ),
         timeseries_panel(
-            IN_FLIGHT,
-            "Requests in flight",
+            IN_FLIGHT, "Requests in flight",
             "Requests being served now; near CONCURRENCY_LIMIT the API starts shedding load with 503.",
             "short",
-            [promql(f"sum by (http_request_method) (http_server_active_requests{{{_SEL}}})", "{{http_request_method}}")],
+            [promql(f"sum by (http_request_method) (http_server_active_requests{{{SELECTOR}}})", "{{http_request_method}}")],
             width=8,
-        )
-    )
-    board = board.with_panel(
+        ),
         timeseries_panel(
-            UPTIME,
-            "Process uptime",
+            UPTIME, "Process uptime",
             "Seconds since each instance started; a saw-tooth near zero is a crash loop.",
             "s",
-            [promql(f"time() - process_start_time_seconds{{{_SEL}}}", "{{instance}}")],
+            [promql(f"time() - process_start_time_seconds{{{SELECTOR}}}", "{{instance}}")],
             width=8,
-        )
-    )
-    board = board.with_panel(
+        ),
         timeseries_panel(
-            DB_POOL,
-            "Database pool connections",
+            DB_POOL, "Database pool connections",
             "Pooled connections in use and idle, against the pool's maximum (DATABASE_MAX_CONNECTIONS).",
             "short",
             [
-                promql(
-                    f"sum by (db_client_connection_state) (db_client_connections_usage{{{_SEL}}})",
-                    "{{db_client_connection_state}}",
-                ),
-                promql(f"sum(db_client_connection_max{{{_SEL}}})", "max"),
+                promql(f"sum by (db_client_connection_state) (db_client_connections_usage{{{SELECTOR}}})", "{{db_client_connection_state}}"),
+                promql(f"sum(db_client_connection_max{{{SELECTOR}}})", "max"),
             ],
             width=8,
-        )
-    )
-    board = board.with_panel(
+        ),
         timeseries_panel(
-            DB_WAIT,
-            "Database connection wait p99",
+            DB_WAIT, "Database connection wait p99",
             "p99 time a request waited for a pooled connection; rising while operations stay fast "
             "means the pool is too small or connections leak.",
             "s",
             [
                 promql(
-                    "histogram_quantile(0.99, sum by (le, db_client_connection_pool_name) "
-                    f"(rate(db_client_connection_wait_time_seconds_bucket{{{_SEL}}}[$__rate_interval])))",
+                    quantile(0.99, "le, db_client_connection_pool_name", f"db_client_connection_wait_time_seconds_bucket{{{SELECTOR}}}"),
                     "{{db_client_connection_pool_name}}",
                 )
             ],
             width=8,
-        )
-    )
-    board = board.with_panel(
+        ),
         timeseries_panel(
-            DB_OPERATIONS,
-            "Database operation p99",
+            DB_OPERATIONS, "Database operation p99",
             "p99 time of one database operation (wait for a connection included), by operation.",
             "s",
             [
                 promql(
-                    "histogram_quantile(0.99, sum by (le, db_operation_name) "
-                    f"(rate(db_client_operation_duration_seconds_bucket{{{_SEL}}}[$__rate_interval])))",
+                    quantile(0.99, "le, db_operation_name", f"db_client_operation_duration_seconds_bucket{{{SELECTOR}}}"),
                     "{{db_operation_name}}",
                 )
             ],
             width=8,
-        )
-    )
-    return board
-
+        ),
+    ]
+    return with_panels(board, panels)
