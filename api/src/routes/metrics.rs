@@ -9,7 +9,7 @@ use axum::{
 
 use crate::{
     state::AppState,
-    telemetry::metrics::{ConnectionState, POOL_NAME, PoolLabels, PoolStateLabels},
+    telemetry::metrics::{ConnectionState, PoolLabels, PoolStateLabels},
 };
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -34,31 +34,35 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
         .into_response()
 }
 
-/// Pool gauges are read from the pool itself at scrape time: no query, no background task.
+/// Pool gauges are read from the pools themselves at scrape time: no query, no background
+/// task.
 fn record_pool_usage(state: &AppState) {
     let database = state.store.database();
     let system = database.system_name();
-    let (used, idle, max) = database.pool_usage();
-    for (connection_state, value) in [(ConnectionState::Used, used), (ConnectionState::Idle, idle)]
-    {
-        let labels = PoolStateLabels {
+    for pool in database.pool_usage() {
+        for (connection_state, value) in [
+            (ConnectionState::Used, pool.used),
+            (ConnectionState::Idle, pool.idle),
+        ] {
+            let labels = PoolStateLabels {
+                db_system_name: system,
+                db_client_connection_pool_name: pool.name,
+                db_client_connection_state: connection_state,
+            };
+            state
+                .metrics
+                .pool_connections
+                .get_or_create(&labels)
+                .set(i64::from(value));
+        }
+        let labels = PoolLabels {
             db_system_name: system,
-            db_client_connection_pool_name: POOL_NAME,
-            db_client_connection_state: connection_state,
+            db_client_connection_pool_name: pool.name,
         };
         state
             .metrics
-            .pool_connections
+            .pool_max
             .get_or_create(&labels)
-            .set(i64::from(value));
+            .set(i64::from(pool.max));
     }
-    let labels = PoolLabels {
-        db_system_name: system,
-        db_client_connection_pool_name: POOL_NAME,
-    };
-    state
-        .metrics
-        .pool_max
-        .get_or_create(&labels)
-        .set(i64::from(max));
 }

@@ -40,8 +40,12 @@ use crate::{
 };
 
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
-/// Optimistic-concurrency retries of a PATCH without If-Match before giving up.
-const MAX_UPDATE_ATTEMPTS: usize = 5;
+/// Optimistic-concurrency attempts of a PATCH without If-Match before giving up. An attempt
+/// fails only when another update of the same task landed after our read, so N concurrent
+/// writers of one task need at most N attempts each: this bounds the writers one task can
+/// have at once, not a retry budget. Writers queued for SQLite's one write connection land
+/// back to back, with no busy-handler sleeps to spread them.
+const MAX_UPDATE_ATTEMPTS: usize = 32;
 
 /// A task as the API shows it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -1,7 +1,7 @@
 //! Where tasks are stored: PostgreSQL in production, SQLite embedded.
 //!
-//! Both backends run the same SQL text: [`on_pool!`] expands one block once per backend, so
-//! each query is written once and still compiled against the concrete driver (no `Any`
+//! Both backends run the same SQL text: `with_conn!` (in `tasks`) expands one block once per
+//! backend, so each query is written once and still compiled against the concrete driver (no `Any`
 //! driver, which would lose native UUID and timestamp types and cost a conversion layer).
 
 mod tasks;
@@ -19,22 +19,71 @@ pub use tasks::{DeleteOutcome, TaskStore, UpdateOutcome};
 
 use crate::config::DatabaseSettings;
 
-/// A connection pool to one of the supported backends. Not `Debug`: the pool options hold
-/// the database password.
+/// The connection pools of one backend. Not `Debug`: the pool options hold the database
+/// password.
 #[derive(Clone)]
 pub enum Database {
+    /// One pool for every operation: PostgreSQL queues concurrent writers on row locks.
     Postgres(PgPool),
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePools),
 }
 
-/// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$db` is.
-macro_rules! on_pool {
-    ($db:expr, |$pool:ident| $body:expr) => {
-        match $db {
-            $crate::store::Database::Postgres($pool) => $body,
-            $crate::store::Database::Sqlite($pool) => $body,
+/// SQLite takes one writer at a time, and a connection that finds the write lock taken does
+/// not queue for it: SQLite's busy handler sleeps and retries, 1, 2, 5, 10 … 100 ms apart, so
+/// a writer that loses a few races is served 100 ms late for a lock held well under a
+/// millisecond. Writes therefore get a pool of one connection, where they queue in the
+/// process and are served in order, and reads a pool of their own beside it (WAL lets them
+/// run in parallel with the writer). The read connections are `query_only`, so a write sent
+/// to the wrong pool fails instead of quietly competing for the lock again.
+#[derive(Clone)]
+pub struct SqlitePools {
+    reads: SqlitePool,
+    writes: SqlitePool,
+}
+
+impl SqlitePools {
+    /// The pool serving `access`, and its name.
+    pub fn serving(&self, access: Access) -> (&SqlitePool, &'static str) {
+        match access {
+            Access::Read => (&self.reads, SQLITE_READ_POOL),
+            Access::Write => (&self.writes, SQLITE_WRITE_POOL),
         }
-    };
+    }
+}
+
+/// Whether an operation only reads or also writes, which picks its pool on SQLite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// `db.client.connection.pool.name` of PostgreSQL's one pool.
+pub const POSTGRES_POOL: &str = "tasks";
+/// `db.client.connection.pool.name` of SQLite's read pool.
+pub const SQLITE_READ_POOL: &str = "tasks_read";
+/// `db.client.connection.pool.name` of SQLite's one-connection write pool.
+pub const SQLITE_WRITE_POOL: &str = "tasks_write";
+
+/// One pool's connections, for the pool gauges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub name: &'static str,
+    pub used: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+impl PoolUsage {
+    fn of<DB: sqlx::Database>(name: &'static str, pool: &sqlx::Pool<DB>) -> Self {
+        let idle = pool.num_idle() as u32;
+        PoolUsage {
+            name,
+            used: pool.size().saturating_sub(idle),
+            idle,
+            max: pool.options().get_max_connections(),
+        }
+    }
 }
 
 /// Why the store could not do what it was asked; callers map `Unavailable` to 503.
@@ -71,8 +120,8 @@ impl From<sqlx::Error> for StoreError {
 }
 
 impl Database {
-    /// A pool that connects lazily: a database that is down at start does not stop the
-    /// service, requests fail fast with 503 until it is back.
+    /// The backend's pools, connecting lazily: a database that is down at start does not stop
+    /// the service, requests fail fast with 503 until it is back.
     pub fn connect_lazy(settings: &DatabaseSettings) -> Result<Self, sqlx::Error> {
         let url = settings.url.expose();
         if settings.url.is_postgres() {
@@ -99,13 +148,21 @@ impl Database {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true);
-            let pool = SqlitePoolOptions::new()
-                .max_connections(settings.max_connections)
-                .acquire_timeout(settings.acquire_timeout)
-                // An embedded file cannot drop a connection; a ping per request would be waste.
-                .test_before_acquire(false)
-                .connect_lazy_with(options);
-            Ok(Database::Sqlite(pool))
+            let pool = |max_connections, options: SqliteConnectOptions| {
+                SqlitePoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(settings.acquire_timeout)
+                    // An embedded file cannot drop a connection; a ping per request would be waste.
+                    .test_before_acquire(false)
+                    .connect_lazy_with(options)
+            };
+            Ok(Database::Sqlite(SqlitePools {
+                reads: pool(
+                    settings.max_connections,
+                    options.clone().pragma("query_only", "ON"),
+                ),
+                writes: pool(1, options),
+            }))
         }
     }
 
@@ -121,33 +178,42 @@ impl Database {
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         match self {
             Database::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
-            Database::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await,
+            Database::Sqlite(pools) => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&pools.writes)
+                    .await
+            }
         }
     }
 
-    /// One round trip, for readiness checks.
+    /// One round trip, for readiness checks: on SQLite through the read pool, which a queue
+    /// of writers does not hold up.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        on_pool!(self, |pool| sqlx::query("SELECT 1")
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
+        const PING: &str = "SELECT 1";
+        match self {
+            Database::Postgres(pool) => sqlx::query(PING).execute(pool).await.map(|_| ())?,
+            Database::Sqlite(pools) => sqlx::query(PING).execute(&pools.reads).await.map(|_| ())?,
+        }
         Ok(())
     }
 
     pub async fn close(&self) {
-        on_pool!(self, |pool| pool.close().await)
+        match self {
+            Database::Postgres(pool) => pool.close().await,
+            Database::Sqlite(pools) => {
+                tokio::join!(pools.reads.close(), pools.writes.close());
+            }
+        }
     }
 
-    /// Connections (in use, idle, maximum) for the pool gauges.
-    pub fn pool_usage(&self) -> (u32, u32, u32) {
-        on_pool!(self, |pool| {
-            let size = pool.size();
-            let idle = pool.num_idle() as u32;
-            (
-                size.saturating_sub(idle),
-                idle,
-                pool.options().get_max_connections(),
-            )
-        })
+    /// Connections of each pool, for the pool gauges.
+    pub fn pool_usage(&self) -> Vec<PoolUsage> {
+        match self {
+            Database::Postgres(pool) => vec![PoolUsage::of(POSTGRES_POOL, pool)],
+            Database::Sqlite(pools) => vec![
+                PoolUsage::of(SQLITE_READ_POOL, &pools.reads),
+                PoolUsage::of(SQLITE_WRITE_POOL, &pools.writes),
+            ],
+        }
     }
 }

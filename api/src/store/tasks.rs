@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use tracing::Instrument as _;
 use uuid::Uuid;
 
-use super::{Database, StoreError};
+use super::{Access, Database, POSTGRES_POOL, StoreError};
 use crate::{
     domain::{
         Keyset, OwnerId, Page, SortDirection, SortKey, Task, TaskDescription, TaskPriority,
@@ -24,11 +24,12 @@ use crate::{
 /// Operations slower than this are logged at WARN.
 const SLOW_OPERATION: Duration = Duration::from_secs(1);
 
-/// Runs `$body` with `$conn` bound to a connection of whichever backend the store uses,
-/// inside a client span, recording the pool wait and the operation's duration. Like
-/// `on_pool!`, the body is compiled once per backend.
+/// Runs `$body` with `$conn` bound to a connection of the pool that serves `$operation` on
+/// whichever backend the store uses, inside a client span, recording the pool wait and the
+/// operation's duration. The body is compiled once per backend.
 macro_rules! with_conn {
     ($store:expr, $operation:expr, |$conn:ident| $body:expr) => {{
+        let operation: Operation = $operation;
         // Boxed, because every move of an unboxed future up the handler's chain is a memcpy
         // of its size; each backend's work on its own, because boxing copies the whole
         // future, used or not. One future for both would be ~14 KiB (PostgreSQL's query
@@ -37,18 +38,47 @@ macro_rules! with_conn {
         let work: Pin<Box<dyn Future<Output = Result<_, sqlx::Error>> + Send + '_>> =
             match &$store.db {
                 Database::Postgres(pool) => Box::pin(async {
-                    let mut connection = $store.acquire(pool).await?;
+                    let mut connection = $store.acquire(pool, POSTGRES_POOL).await?;
                     let $conn = &mut *connection;
                     $body
                 }),
-                Database::Sqlite(pool) => Box::pin(async {
-                    let mut connection = $store.acquire(pool).await?;
+                Database::Sqlite(pools) => Box::pin(async {
+                    let (pool, name) = pools.serving(operation.access());
+                    let mut connection = $store.acquire(pool, name).await?;
                     let $conn = &mut *connection;
                     $body
                 }),
             };
-        $store.observe($operation, work).await
+        $store.observe(operation.name(), work).await
     }};
+}
+
+/// A database operation: its `db.operation.name`, and whether it writes, which picks its
+/// pool on SQLite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Operation {
+    Select,
+    Insert,
+    Update,
+    Delete,
+}
+
+impl Operation {
+    fn name(self) -> &'static str {
+        match self {
+            Operation::Select => "SELECT",
+            Operation::Insert => "INSERT",
+            Operation::Update => "UPDATE",
+            Operation::Delete => "DELETE",
+        }
+    }
+
+    fn access(self) -> Access {
+        match self {
+            Operation::Select => Access::Read,
+            Operation::Insert | Operation::Update | Operation::Delete => Access::Write,
+        }
+    }
 }
 
 /// The selected columns, as a macro so queries can be `&'static str` built with `concat!`.
@@ -184,15 +214,19 @@ impl TaskStore {
         result.map_err(StoreError::from)
     }
 
-    /// A connection from `pool`, recording how long the pool made us wait.
+    /// A connection from `pool` (named `pool_name`), recording how long the pool made us wait.
     async fn acquire<DB: sqlx::Database>(
         &self,
         pool: &sqlx::Pool<DB>,
+        pool_name: &'static str,
     ) -> Result<sqlx::pool::PoolConnection<DB>, sqlx::Error> {
         let waiting = Instant::now();
         let connection = pool.acquire().await?;
-        self.metrics
-            .observe_pool_wait(self.db.system_name(), waiting.elapsed().as_secs_f64());
+        self.metrics.observe_pool_wait(
+            self.db.system_name(),
+            pool_name,
+            waiting.elapsed().as_secs_f64(),
+        );
         Ok(connection)
     }
 
@@ -203,7 +237,7 @@ impl TaskStore {
     pub async fn insert(&self, owner: &OwnerId, task: &Task) -> Result<(), StoreError> {
         let sql = "INSERT INTO tasks (id, owner, title, description, status, priority, due_at, created_at, \
                    updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-        with_conn!(self, "INSERT", |conn| sqlx::query(sql)
+        with_conn!(self, Operation::Insert, |conn| sqlx::query(sql)
             .bind(task.id)
             .bind(owner.as_str())
             .bind(task.title.as_str())
@@ -226,11 +260,13 @@ impl TaskStore {
             columns!(),
             " FROM tasks WHERE id = $1 AND owner = $2"
         );
-        let row = with_conn!(self, "SELECT", |conn| sqlx::query_as::<_, TaskRow>(sql)
-            .bind(id)
-            .bind(owner.as_str())
-            .fetch_optional(conn)
-            .await)?;
+        let row = with_conn!(self, Operation::Select, |conn| {
+            sqlx::query_as::<_, TaskRow>(sql)
+                .bind(id)
+                .bind(owner.as_str())
+                .fetch_optional(conn)
+                .await
+        })?;
         row.map(Task::try_from).transpose()
     }
 
@@ -256,7 +292,7 @@ impl TaskStore {
         limit: u32,
     ) -> Result<Vec<Task>, StoreError> {
         let plan = ListPlan::new(query);
-        let rows = with_conn!(self, "SELECT", |conn| {
+        let rows = with_conn!(self, Operation::Select, |conn| {
             // The plan is assembled from fixed fragments only; every value is a bind parameter.
             let mut q = sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(plan.sql.as_str()))
                 .bind(owner.as_str());
@@ -286,7 +322,7 @@ impl TaskStore {
     ) -> Result<UpdateOutcome, StoreError> {
         let sql = "UPDATE tasks SET title = $1, description = $2, status = $3, priority = $4, due_at = $5, \
                    updated_at = $6, version = $7 WHERE id = $8 AND owner = $9 AND version = $10";
-        let result = with_conn!(self, "UPDATE", |conn| sqlx::query(sql)
+        let result = with_conn!(self, Operation::Update, |conn| sqlx::query(sql)
             .bind(task.title.as_str())
             .bind(task.description.as_str())
             .bind(task.status.as_str())
@@ -311,7 +347,7 @@ impl TaskStore {
         expected_version: Option<i64>,
     ) -> Result<DeleteOutcome, StoreError> {
         let affected = match expected_version {
-            Some(version) => with_conn!(self, "DELETE", |conn| sqlx::query(
+            Some(version) => with_conn!(self, Operation::Delete, |conn| sqlx::query(
                 "DELETE FROM tasks WHERE id = $1 AND owner = $2 AND version = $3"
             )
             .bind(id)
@@ -320,7 +356,7 @@ impl TaskStore {
             .execute(conn)
             .await
             .map(|r| r.rows_affected()))?,
-            None => with_conn!(self, "DELETE", |conn| sqlx::query(
+            None => with_conn!(self, Operation::Delete, |conn| sqlx::query(
                 "DELETE FROM tasks WHERE id = $1 AND owner = $2"
             )
             .bind(id)
@@ -354,7 +390,10 @@ impl TaskStore {
 
     /// Tasks per status across all owners, for the business gauges.
     pub async fn count_by_status(&self) -> Result<Vec<(TaskStatus, i64)>, StoreError> {
-        let rows = with_conn!(self, "SELECT", |conn| sqlx::query_as::<_, (String, i64)>(
+        let rows = with_conn!(self, Operation::Select, |conn| sqlx::query_as::<
+            _,
+            (String, i64),
+        >(
             "SELECT status, COUNT(*) FROM tasks GROUP BY status"
         )
         .fetch_all(conn)

@@ -110,9 +110,6 @@ pub(super) fn write_lock<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 /// How many values `http_request_method` can take (known methods and `_OTHER`).
 pub const METHOD_LABELS: usize = 10;
 
-/// The name of the (single) connection pool in `db_client_connection_pool_name`.
-pub const POOL_NAME: &str = "tasks";
-
 /// Per-request handles, resolved once per label set: a `Family` lookup hashes every label
 /// string (SipHash) under a lock. The caches hold handles to the same series the families
 /// expose; the label sets are bounded, so the caches are too.
@@ -121,9 +118,35 @@ struct SeriesCache {
     /// By method index (see `telemetry::http`), resolved on first use.
     http_active: [OnceLock<Gauge>; METHOD_LABELS],
     /// By operation name; a handful of operations, so a scan beats hashing the name.
-    db_duration: RwLock<Vec<(&'static str, Histogram)>>,
-    /// One pool per process, so one series.
-    pool_wait: OnceLock<Histogram>,
+    db_duration: KeyedSeries,
+    /// By pool name: one or two pools per process.
+    pool_wait: KeyedSeries,
+}
+
+/// Histograms of one family whose series differ by one short name, scanned rather than
+/// hashed: a handful of names, known to the code.
+#[derive(Default)]
+struct KeyedSeries(RwLock<Vec<(&'static str, Histogram)>>);
+
+impl KeyedSeries {
+    /// Observes `seconds` on `key`'s series, resolving it with `resolve` the first time.
+    fn observe(&self, key: &'static str, seconds: f64, resolve: impl FnOnce() -> Histogram) {
+        if let Some((_, histogram)) = read_lock(&self.0).iter().find(|(name, _)| *name == key) {
+            return histogram.observe(seconds);
+        }
+        self.insert(key, resolve()).observe(seconds);
+    }
+
+    /// Caches a series the first time its key is seen (cold: once per key per process).
+    #[cold]
+    #[inline(never)]
+    fn insert(&self, key: &'static str, histogram: Histogram) -> Histogram {
+        let mut cache = write_lock(&self.0);
+        if !cache.iter().any(|(name, _)| *name == key) {
+            cache.push((key, histogram.clone()));
+        }
+        histogram
+    }
 }
 
 /// Hashes the small integer keys of the HTTP series with one multiplication (Fibonacci
@@ -201,44 +224,29 @@ impl Metrics {
     /// Records a database operation's duration (`labels.db_system_name` is fixed for the
     /// process, so the operation name identifies the series).
     pub fn observe_db_operation(&self, labels: &DbLabels, seconds: f64) {
-        let operation = labels.db_operation_name;
-        let cached = |(name, _): &&(&str, Histogram)| *name == operation;
-        if let Some((_, histogram)) = read_lock(&self.cache.db_duration).iter().find(cached) {
-            return histogram.observe(seconds);
-        }
-        self.cache_db_series(labels).observe(seconds);
-    }
-
-    /// Resolves and caches an operation's series the first time it runs (cold: see
-    /// [`Metrics::cache_http_series`]).
-    #[cold]
-    #[inline(never)]
-    fn cache_db_series(&self, labels: &DbLabels) -> Histogram {
-        let histogram = self.db_duration.get_or_create(labels).clone();
-        let mut cache = write_lock(&self.cache.db_duration);
-        if !cache
-            .iter()
-            .any(|(name, _)| *name == labels.db_operation_name)
-        {
-            cache.push((labels.db_operation_name, histogram.clone()));
-        }
-        histogram
-    }
-
-    /// Records how long an operation waited for a pool connection (`db_system` is fixed
-    /// for the process, like the pool).
-    pub fn observe_pool_wait(&self, db_system: &'static str, seconds: f64) {
         self.cache
-            .pool_wait
-            .get_or_init(|| {
-                self.pool_wait
-                    .get_or_create(&PoolLabels {
-                        db_system_name: db_system,
-                        db_client_connection_pool_name: POOL_NAME,
-                    })
-                    .clone()
-            })
-            .observe(seconds);
+            .db_duration
+            .observe(labels.db_operation_name, seconds, || {
+                self.db_duration.get_or_create(labels).clone()
+            });
+    }
+
+    /// Records how long an operation waited for a connection of the pool `pool_name`
+    /// (`db_system` is fixed for the process, like its pools).
+    pub fn observe_pool_wait(
+        &self,
+        db_system: &'static str,
+        pool_name: &'static str,
+        seconds: f64,
+    ) {
+        self.cache.pool_wait.observe(pool_name, seconds, || {
+            self.pool_wait
+                .get_or_create(&PoolLabels {
+                    db_system_name: db_system,
+                    db_client_connection_pool_name: pool_name,
+                })
+                .clone()
+        });
     }
 
     pub fn new(recording: bool) -> Self {

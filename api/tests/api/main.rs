@@ -13,5 +13,6 @@ mod jwks;
 mod lifecycle;
 mod module_dependencies;
 mod pagination;
+mod sqlite_writes;
 mod tasks;
 mod telemetry;

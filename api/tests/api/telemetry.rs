@@ -205,10 +205,10 @@ async fn red_metrics_count_exact_series_and_collapse_unmatched_routes() {
     assert!(
         sample(
             &text,
-            "db_client_connection_wait_time_seconds_count{db_system_name=\"sqlite\",db_client_connection_pool_name=\"tasks\"}"
+            "db_client_connection_wait_time_seconds_count{db_system_name=\"sqlite\",db_client_connection_pool_name=\"tasks_write\"}"
         )
         .is_some_and(|waits| waits >= 3.0),
-        "every operation's wait for a connection is recorded: {text}"
+        "every insert's wait for the writer's connection is recorded: {text}"
     );
 
     let promtool = std::env::var("PROMTOOL").expect("PROMTOOL is not set: run ./scripts/test");
