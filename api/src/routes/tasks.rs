@@ -216,6 +216,8 @@ impl TryFrom<UpdateTaskRequest> for TaskPatch {
 pub struct TaskPage {
     pub items: Vec<TaskResponse>,
     /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub next: Option<String>,
 }
 

@@ -11,6 +11,7 @@ crate::on_both_backends!(
     filters_select_by_status_and_priority,
     due_date_sort_puts_undated_tasks_last_both_ways,
     paging_stays_correct_while_tasks_are_inserted,
+    the_last_page_has_no_next_field_as_the_openapi_document_says,
 );
 
 /// Follows `next` cursors from `first`, returning every item.
@@ -205,4 +206,35 @@ async fn paging_stays_correct_while_tasks_are_inserted(backend: Backend) {
     for id in &before {
         assert!(unique.contains(id), "{id} was skipped");
     }
+}
+
+async fn the_last_page_has_no_next_field_as_the_openapi_document_says(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for i in 0..3 {
+        app.create_ok(json!({ "title": format!("task {i}") })).await;
+    }
+    let first: Value = app.get("/api/v1/tasks?limit=2").await.json().await.unwrap();
+    assert!(first["next"].is_string(), "{first}");
+    let next = first["next"].as_str().unwrap();
+    let last: Value = app
+        .get(&format!("/api/v1/tasks?limit=2&cursor={next}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(last["items"].as_array().unwrap().len(), 1);
+    assert!(
+        !last.as_object().unwrap().contains_key("next"),
+        "absent, not null, on the last page: {last}"
+    );
+
+    let doc: Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
+    let page = &doc["components"]["schemas"]["TaskPage"];
+    assert_eq!(page["properties"]["next"]["type"], "string", "{page}");
+    assert!(
+        !page["required"]
+            .as_array()
+            .is_some_and(|required| required.iter().any(|field| field == "next")),
+        "next is optional: {page}"
+    );
 }
