@@ -12,7 +12,7 @@ use reqwest::{StatusCode, header::HeaderMap};
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{Backend, SECRET, TestApp, assert_problem, spawn_app_with},
+    helpers::{Backend, SECRET, TestApp, assert_problem, sample, spawn_app_with},
     identity_provider::{
         AUDIENCE, ISSUER, IdentityProvider, SigningKey, good_claims, sign, signing_key,
     },
@@ -39,6 +39,16 @@ fn hs256(secret: &[u8], kid: Option<&str>, claims: &Value) -> String {
     jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret)).unwrap()
 }
 
+/// A token naming rsa-1's `kid` and `alg` but signed with rsa-2's private key.
+fn rsa_1_forged_with_rsa_2(claims: &Value) -> String {
+    let other = SigningKey {
+        kid: "rsa-1",
+        algorithm: Algorithm::RS256,
+        key: signing_key("rsa-2").key,
+    };
+    sign(&other, claims)
+}
+
 fn hs256_source() -> KeySource {
     KeySource {
         name: "HS256 secret",
@@ -54,14 +64,7 @@ fn rs256_source() -> KeySource {
     KeySource {
         name: "RS256 public key",
         good: Box::new(|claims| sign(&signing_key("rsa-1"), claims)),
-        forged: Box::new(|claims| {
-            let other = SigningKey {
-                kid: "rsa-1",
-                algorithm: Algorithm::RS256,
-                key: signing_key("rsa-2").key,
-            };
-            sign(&other, claims)
-        }),
+        forged: Box::new(rsa_1_forged_with_rsa_2),
         // The classic: HS256 keyed with the public key's PEM text.
         confused: Box::new(|claims| hs256(RS256_PUBLIC_KEY.as_bytes(), None, claims)),
         by_kid: false,
@@ -72,14 +75,7 @@ fn jwks_source() -> KeySource {
     KeySource {
         name: "JWKS",
         good: Box::new(|claims| sign(&signing_key("ec-1"), claims)),
-        forged: Box::new(|claims| {
-            let other = SigningKey {
-                kid: "rsa-1",
-                algorithm: Algorithm::RS256,
-                key: signing_key("rsa-2").key,
-            };
-            sign(&other, claims)
-        }),
+        forged: Box::new(rsa_1_forged_with_rsa_2),
         // HS256 keyed with the public key, naming the RSA key's kid.
         confused: Box::new(|claims| hs256(RS256_PUBLIC_KEY.as_bytes(), Some("rsa-1"), claims)),
         by_kid: true,
@@ -312,19 +308,10 @@ async fn attack(app: &TestApp, source: &KeySource) {
                 "{what}: the token is echoed"
             );
         }
-        let scrape = app
-            .client
-            .get(format!("{}/metrics", app.admin_address))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let series = format!("task_api_auth_failures_total{{reason=\"{reason}\"}} ");
-        let counted = scrape
-            .lines()
-            .find_map(|line| line.strip_prefix(&series)?.parse::<f64>().ok());
+        let counted = sample(
+            &app.scrape().await,
+            &format!("task_api_auth_failures_total{{reason=\"{reason}\"}}"),
+        );
         assert_eq!(
             counted,
             Some(f64::from(expected[reason])),

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, assert_problem, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, TestApp, assert_problem, sample, spawn_app, spawn_app_with};
 
 const ENABLED: (&str, &str) = ("FAULT_INJECTION_ENABLED", "true");
 
@@ -21,25 +21,20 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
-    async fn scrape(&self) -> String {
-        self.client
-            .get(format!("{}/metrics", self.admin_address))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+    /// The fault now in force, as `GET /fault` answers it.
+    async fn current_fault(&self) -> Value {
+        self.fault(Method::GET, None).await.json().await.unwrap()
     }
 }
 
 /// The value of `http_server_request_duration_seconds_{suffix}` for GET /api/v1/tasks.
 fn list_series(text: &str, suffix: &str, status: u16) -> Option<f64> {
-    let series = format!(
-        "http_server_request_duration_seconds_{suffix}{{http_request_method=\"GET\",http_route=\"/api/v1/tasks\",http_response_status_code=\"{status}\"}} "
-    );
-    text.lines()
-        .find_map(|line| line.strip_prefix(&series)?.parse().ok())
+    sample(
+        text,
+        &format!(
+            "http_server_request_duration_seconds_{suffix}{{http_request_method=\"GET\",http_route=\"/api/v1/tasks\",http_response_status_code=\"{status}\"}}"
+        ),
+    )
 }
 
 #[tokio::test]
@@ -100,11 +95,7 @@ async fn a_ratio_of_one_fails_every_api_call_and_the_metrics_count_the_500s() {
         StatusCode::OK
     );
     assert_eq!(
-        app.fault(Method::GET, None)
-            .await
-            .json::<Value>()
-            .await
-            .unwrap(),
+        app.current_fault().await,
         json!({ "error_ratio": 0.0, "latency_seconds": 0.0 })
     );
     for _ in 0..5 {
@@ -157,11 +148,7 @@ async fn the_starting_fault_comes_from_the_environment() {
         StatusCode::INTERNAL_SERVER_ERROR
     );
     assert_eq!(
-        app.fault(Method::GET, None)
-            .await
-            .json::<Value>()
-            .await
-            .unwrap(),
+        app.current_fault().await,
         json!({ "error_ratio": 1.0, "latency_seconds": 0.05 })
     );
 }
@@ -200,11 +187,7 @@ async fn a_bad_fault_answers_400_naming_the_field_and_changes_nothing() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(
-        app.fault(Method::GET, None)
-            .await
-            .json::<Value>()
-            .await
-            .unwrap(),
+        app.current_fault().await,
         json!({ "error_ratio": 0.0, "latency_seconds": 0.0 })
     );
     assert_eq!(app.get("/api/v1/tasks").await.status(), StatusCode::OK);

@@ -219,6 +219,23 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// Creates a task and returns its id, asserting success.
+    pub async fn create_id(&self, body: Value) -> String {
+        self.create_ok(body).await["id"]
+            .as_str()
+            .expect("a task id")
+            .to_owned()
+    }
+
+    /// The task's JSON as `GET /api/v1/tasks/{id}` answers it.
+    pub async fn task(&self, id: &str) -> Value {
+        self.get(&format!("/api/v1/tasks/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.request(reqwest::Method::GET, path)
             .send()
@@ -256,6 +273,18 @@ impl TestApp {
         }
     }
 
+    /// The admin listener's `/metrics` exposition.
+    pub async fn scrape(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.admin_address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn wait_until_ready(&self) {
         for _ in 0..200 {
             if self.readyz().await == StatusCode::OK {
@@ -272,6 +301,12 @@ impl TestApp {
             let _ = shutdown.send(());
         }
     }
+}
+
+/// The value of `series` (its name and labels exactly as exposed) in a scraped exposition.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
 /// Asserts a problem+json response and returns its body.

@@ -8,7 +8,9 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::{
-    helpers::{Backend, TestApp, assert_problem, fresh_database, spawn_app_with, start_unready},
+    helpers::{
+        Backend, TestApp, assert_problem, fresh_database, sample, spawn_app_with, start_unready,
+    },
     identity_provider::{IdentityProvider, SigningKey, good_claims, sign, signing_key},
 };
 
@@ -42,22 +44,6 @@ fn unknown_kid_token(n: usize) -> String {
         ..signing_key("ec-1")
     };
     sign(&key, &good_claims("alice"))
-}
-
-async fn scrape(app: &TestApp) -> String {
-    app.client
-        .get(format!("{}/metrics", app.admin_address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
 async fn refused_for(response: reqwest::Response, reason_description: &str) {
@@ -103,7 +89,7 @@ async fn the_cached_keys_keep_working_when_the_provider_goes_away() {
     refused_for(call(&app, &unknown_kid_token(0)).await, UNKNOWN_KID).await;
     assert_eq!(call(&app, &token("ec-1")).await.status(), StatusCode::OK);
     assert_eq!(app.readyz().await, StatusCode::OK, "still ready");
-    let text = scrape(&app).await;
+    let text = app.scrape().await;
     assert_eq!(
         sample(&text, "task_api_auth_jwks_refresh_failures_total"),
         Some(1.0),
