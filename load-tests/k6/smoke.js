@@ -9,6 +9,7 @@ import { mintToken } from './lib/auth.js';
 import { gateThresholds } from './lib/slo.js';
 import { TREND_STATS, displayThresholds, summarize } from './lib/summary.js';
 import {
+  CLIENT_OPTIONS,
   createTask,
   deleteTask,
   getMissingTask,
@@ -20,6 +21,7 @@ import {
 } from './lib/tasks.js';
 
 export const options = {
+  ...CLIENT_OPTIONS,
   scenarios: {
     smoke: {
       executor: 'per-vu-iterations',

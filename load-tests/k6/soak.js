@@ -12,6 +12,7 @@ import { mixIteration, seed } from './lib/mix.js';
 import { seconds } from './lib/phases.js';
 import { gateThresholds } from './lib/slo.js';
 import { TREND_STATS, displayThresholds, rateLine, summarize } from './lib/summary.js';
+import { CLIENT_OPTIONS } from './lib/tasks.js';
 
 const duration = __ENV.DURATION || '30m';
 const rate = Number(__ENV.RATE || 200);
@@ -40,6 +41,7 @@ if (adminUrl) {
 }
 
 export const options = {
+  ...CLIENT_OPTIONS,
   setupTimeout: '5m',
   scenarios,
   thresholds: { ...displayThresholds(), 'iterations{scenario:soak}': [], ...gateThresholds({ checks: ['rate==1'] }) },
@@ -72,7 +74,7 @@ let watched = 0;
 
 /** One look at the API's /metrics, then a pause. */
 export function watch() {
-  const res = http.get(`${adminUrl}/metrics`, { tags: { name: 'GET /metrics (admin)', slo_group: 'watch' } });
+  const res = http.get(`${adminUrl}/metrics`, { tags: { name: 'GET /metrics (admin)', slo_group: 'watch' }, responseType: 'text' });
   if (res.status === 200) {
     const resident = sample(res.body, /^process_resident_memory_bytes\s+(\S+)/);
     const used = sample(res.body, /^db_client_connections_usage\{[^}]*db_client_connection_state="used"[^}]*\}\s+(\S+)/);

@@ -9,6 +9,7 @@ import { mixIteration, seed } from './lib/mix.js';
 import { tagPhase } from './lib/phases.js';
 import { gateThresholds, thresholdGroups } from './lib/slo.js';
 import { TREND_STATS, displayThresholds, summarize } from './lib/summary.js';
+import { CLIENT_OPTIONS } from './lib/tasks.js';
 
 const base = Number(__ENV.BASE_RATE || 200);
 const spike = Number(__ENV.SPIKE_RATE || 2000);
@@ -34,6 +35,7 @@ function phaseDisplay() {
 }
 
 export const options = {
+  ...CLIENT_OPTIONS,
   setupTimeout: '5m',
   scenarios: {
     spike: {

@@ -11,6 +11,7 @@ import { mixIteration, seed } from './lib/mix.js';
 import { steps, tagPhase, withPhase } from './lib/phases.js';
 import { sloThresholds, thresholdGroups } from './lib/slo.js';
 import { TREND_STATS, displayThresholds, summarize } from './lib/summary.js';
+import { CLIENT_OPTIONS } from './lib/tasks.js';
 
 const start = Number(__ENV.STRESS_START_RATE || 200);
 const increment = Number(__ENV.STRESS_STEP_RATE || 200);
@@ -38,6 +39,7 @@ function stepThresholds() {
 }
 
 export const options = {
+  ...CLIENT_OPTIONS,
   setupTimeout: '5m',
   scenarios: {
     stress: {

@@ -26,7 +26,17 @@ const tokenLifetime = Number(__ENV.TOKEN_LIFETIME_SECONDS || 86400);
 // only by the tasks marked done.
 const poolLimit = 50;
 
-const sessions = Array.from({ length: owners }, (_, i) => session(`load-owner-${i}`, mintToken(`load-owner-${i}`, tokenLifetime)));
+const ownerName = (i) => `load-owner-${i}`;
+
+// Built on a virtual user's first iteration from the tokens setup() minted, once for the run.
+let ownSessions = null;
+
+function sessionsOf(data) {
+  if (ownSessions === null) {
+    ownSessions = data.tokens.map((token, i) => session(ownerName(i), token));
+  }
+  return ownSessions;
+}
 
 /** Operation weights (percent of requests). */
 export const WEIGHTS = [
@@ -64,15 +74,20 @@ function newTask(owner) {
   return fields;
 }
 
-/** setup(): SEED_PER_OWNER tasks for every owner, in parallel batches; returns their ids. */
+/**
+ * setup(): a token for every owner (minted once for the run, not per virtual user) and
+ * SEED_PER_OWNER tasks for each, in parallel batches; returns `{tokens, seeded}` (ids).
+ */
 export function seed() {
+  const tokens = Array.from({ length: owners }, (_, i) => mintToken(ownerName(i), tokenLifetime));
   const seeded = [];
   for (let i = 0; i < owners; i++) {
+    const owner = session(ownerName(i), tokens[i]);
     const requests = Array.from({ length: seedPerOwner }, () => ({
       method: 'POST',
       url: `${__ENV.BASE_URL.replace(/\/$/, '')}/api/v1/tasks`,
-      body: JSON.stringify({ ...newTask(sessions[i].owner), status: pick(STATUSES) }),
-      params: { headers: sessions[i].headers, tags: { name: 'seed', slo_group: 'setup' } },
+      body: JSON.stringify({ ...newTask(owner.owner), status: pick(STATUSES) }),
+      params: { headers: owner.headers, tags: { name: 'seed', slo_group: 'setup' }, responseType: 'text' },
     }));
     const responses = http.batch(requests);
     const ids = responses.filter((r) => r.status === 201).map((r) => r.json('id'));
@@ -81,7 +96,7 @@ export function seed() {
     }
     seeded.push(ids);
   }
-  return { seeded };
+  return { tokens, seeded };
 }
 
 // Per virtual user: the tasks it created ({ref, owner index}, across owners, so that
@@ -100,13 +115,14 @@ function listQuery() {
   return query;
 }
 
-function listPage(index, query, tags) {
+function listPage(sessions, index, query, tags) {
   const page = listTasks(sessions[index], query, tags);
   lastPage = page && page.next ? { index, query: { ...query, cursor: page.next } } : null;
 }
 
 /** One request of the mix. */
 export function mixIteration(data, tags = {}) {
+  const sessions = sessionsOf(data);
   let operation = pickOperation();
   if (['update', 'complete', 'delete'].includes(operation) && pool.length === 0) {
     operation = 'create';
@@ -125,13 +141,13 @@ export function mixIteration(data, tags = {}) {
       }
       break;
     case 'list':
-      listPage(randomOwner, listQuery(), tags);
+      listPage(sessions, randomOwner, listQuery(), tags);
       break;
     case 'list_next_page':
       if (lastPage) {
-        listPage(lastPage.index, lastPage.query, tags);
+        listPage(sessions, lastPage.index, lastPage.query, tags);
       } else {
-        listPage(randomOwner, listQuery(), tags);
+        listPage(sessions, randomOwner, listQuery(), tags);
       }
       break;
     case 'create': {
