@@ -148,7 +148,8 @@ async fn torture_random_rotations_kills_and_outages_lose_no_line() {
     if node.agent.is_none() {
         node.start_agent();
     }
-    let delivery = wait_or_explain(&node, &expected, Duration::from_secs(90)).await;
+    let dirs: Vec<PathBuf> = pods.iter().map(|p| p.path.parent().unwrap().to_path_buf()).collect();
+    let delivery = wait_or_explain(&node, &expected, &dirs, Duration::from_secs(90)).await;
     let metrics = node.metrics().await;
     let resent = metric(&metrics, "node_agent_logs_resent_lines_total").unwrap_or(0.0);
     let rotations: u32 = pods.iter().map(|p| p.rotations).sum();
@@ -166,7 +167,12 @@ async fn torture_random_rotations_kills_and_outages_lose_no_line() {
 
 /// Waits for every line; on failure names the missing runs of each pod, which tell a
 /// lost rotation segment (one long run) from a slow agent (the tail of every pod).
-async fn wait_or_explain(node: &Node, expected: &[String], timeout: Duration) -> Delivery {
+async fn wait_or_explain(
+    node: &Node,
+    expected: &[String],
+    pod_dirs: &[PathBuf],
+    timeout: Duration,
+) -> Delivery {
     let deadline = Instant::now() + timeout;
     loop {
         let delivery = Delivery::of(&node.receiver, expected);
@@ -186,15 +192,54 @@ async fn wait_or_explain(node: &Node, expected: &[String], timeout: Duration) ->
             }
             let runs: Vec<String> = runs
                 .iter()
-                .map(|(pod, first, last)| format!("{pod} {first}..={last}"))
+                .map(|(pod, first, last)| {
+                    let first_line = format!("{pod} line {first:08} ");
+                    format!(
+                        "{pod} {first}..={last} (from {})",
+                        locate(pod_dirs, &first_line)
+                    )
+                })
                 .collect();
             panic!(
-                "{} of {} lines never arrived, in runs: {}",
+                "{} of {} lines never arrived, in runs: {}; the receiver answered {:?}",
                 delivery.missing.len(),
                 expected.len(),
-                runs.join(", ")
+                runs.join(", "),
+                node.receiver.store().stats().responses
             );
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// Which rotated file holds `needle`, and at what byte offset of its (decompressed)
+/// content: with the agent's log, this says which track lost the lines.
+fn locate(pod_dirs: &[PathBuf], needle: &str) -> String {
+    for dir in pod_dirs {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let Ok(raw) = std::fs::read(&path) else {
+                continue;
+            };
+            let content = if path.extension().is_some_and(|e| e == "gz") {
+                let mut plain = Vec::new();
+                let mut decoder = flate2::read::MultiGzDecoder::new(&raw[..]);
+                if std::io::Read::read_to_end(&mut decoder, &mut plain).is_err() {
+                    continue;
+                }
+                plain
+            } else {
+                raw
+            };
+            if let Some(at) = memchr::memmem::find(&content, needle.as_bytes()) {
+                let line_start = content[..at].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                return format!(
+                    "{} at byte {line_start} of {}",
+                    path.display(),
+                    content.len()
+                );
+            }
+        }
+    }
+    "no file".to_string()
 }

@@ -89,7 +89,17 @@ pub fn append(path: &Path) -> File {
         .unwrap()
 }
 
-/// One complete CRI line with `message`.
+/// logrotate's copytruncate: copy the live file to `copy`, then truncate it in place.
+pub fn copytruncate(path: &Path, copy: &Path) {
+    std::fs::copy(path, copy).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+}
+
 /// The kubelet's compression of a rotated file: `<file>.gz`, then the original removed.
 pub fn gzip(path: &Path) {
     let mut gz = path.as_os_str().to_owned();
@@ -103,6 +113,7 @@ pub fn gzip(path: &Path) {
     std::fs::remove_file(path).unwrap();
 }
 
+/// One complete CRI line with `message`.
 pub fn cri(stream: &str, tag: &str, message: &str) -> String {
     format!("{} {stream} {tag} {message}\n", rfc3339(nanos()))
 }
@@ -221,7 +232,11 @@ shutdown:
         let config = self.scratch.0.join("agent.yaml");
         std::fs::write(&config, self.config()).unwrap();
         let verbose = std::env::var_os("NODE_AGENT_TEST_VERBOSE").is_some();
-        let child = Command::new(env!("CARGO_BIN_EXE_node-agent"))
+        // A long torture run can pin its own copy of the binary, so a rebuild in the
+        // shared target directory does not swap the agent under it between restarts.
+        let binary = std::env::var_os("NODE_AGENT_TEST_BINARY")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_node-agent").into());
+        let child = Command::new(binary)
             .arg("--config")
             .arg(&config)
             .stdout(if verbose {
