@@ -53,16 +53,7 @@ impl Reader {
                 self.outbox.acks.push(Ack::Forget(tailed.track));
             }
         }
-        tailed.track = self.positions.new_track();
-        tailed.offset = 0;
-        tailed.size = 0;
-        tailed.line_start = 0;
-        tailed.partial.clear();
-        tailed.partial_truncated = false;
-        tailed.head.clear();
-        tailed.assembler = Assembler::new(self.config.format, self.config.max_line_bytes);
-        tailed.announced = None;
-        tailed.resent_below = 0;
+        tailed.start_over(self.positions.new_track(), &self.config);
         let record = tailed.record(0);
         self.observe(record);
     }

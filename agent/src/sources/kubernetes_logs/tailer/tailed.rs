@@ -77,6 +77,21 @@ impl Tailed {
         })
     }
 
+    /// The same file, truncated in place, as new content: `track` from offset 0, nothing
+    /// read of it yet.
+    pub(super) fn start_over(&mut self, track: Track, config: &KubernetesLogsConfig) {
+        self.track = track;
+        self.offset = 0;
+        self.size = 0;
+        self.line_start = 0;
+        self.partial.clear();
+        self.partial_truncated = false;
+        self.head.clear();
+        self.assembler = Assembler::new(config.format, config.max_line_bytes);
+        self.announced = None;
+        self.resent_below = 0;
+    }
+
     /// The offset a restart may resume at: before the incomplete line and before any
     /// unfinished CRI/Docker piece.
     pub(super) fn resume_offset(&self) -> u64 {
