@@ -1,22 +1,22 @@
 //! Wiring: builds every configured component, binds the HTTP listener, runs until the
 //! shutdown token fires, then gives sinks a bounded time to flush.
 //!
-//! Data flows one way: sources → bounded channels (`crate::pipeline`) → sinks. A new
-//! component is constructed in [`Application::build`] and spawned there.
+//! Data flows one way: sources → bounded channels (`crate::pipeline`) → sinks. Sinks are
+//! built first, each with its input channel; the sending ends go into one
+//! [`SourceContext`], and every source is started from it with the same call,
+//! `<source>::source::start(&config, &context)`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::Positions;
 use crate::config::Config;
-use crate::pipeline::logs::log_channel;
-use crate::pipeline::metrics::{MetricOutputs, metric_channel};
+use crate::pipeline::context::{SourceContext, SourceOutputs, Task};
+use crate::pipeline::logs::{LogOutput, log_channel};
+use crate::pipeline::metrics::{metric_channel, page_channel};
 use crate::server;
 use crate::sinks::cloudwatch::sink::CloudWatchSink;
 use crate::sinks::loki::sink::LokiSink;
@@ -30,7 +30,7 @@ pub struct Application {
     registry: Registry,
     shutdown: CancellationToken,
     shutdown_timeout: Duration,
-    tasks: Vec<(&'static str, JoinHandle<()>)>,
+    tasks: Vec<Task>,
 }
 
 impl Application {
@@ -47,66 +47,62 @@ impl Application {
                     config.server.listen_address
                 )
             })?;
-
-        let (node_latest, node_view) = watch::channel(Arc::new(String::new()));
+        let flush_timeout = config.shutdown.timeout_seconds.duration();
         let mut tasks = Vec::new();
 
-        // Sinks first, so sources can be handed their inputs.
-        let mut metric_sinks = Vec::new();
+        // Sinks first: their inputs are the sources' outputs.
+        let mut metrics = Vec::new();
         if config.sinks.cloudwatch.enabled {
             let (sender, receiver) = metric_channel();
             let sink =
                 CloudWatchSink::new(config.sinks.cloudwatch.clone(), &config.identity, &registry)
                     .await?;
-            let flush_timeout = config.shutdown.timeout_seconds.duration();
             tasks.push((
                 "cloudwatch",
                 tokio::spawn(sink.run(receiver, shutdown.clone(), flush_timeout)),
             ));
-            metric_sinks.push(sender);
+            metrics.push(sender);
         }
+        let logs = if config.sources.kubernetes_logs.enabled {
+            Some(start_loki(&config, &registry, &shutdown, &mut tasks)?)
+        } else {
+            None
+        };
 
-        let node_outputs = MetricOutputs::new("node", metric_sinks.clone(), &registry);
-        if config.sources.prometheus_scrape.enabled {
-            if metric_sinks.is_empty() {
-                tracing::warn!(
-                    "sources.prometheus_scrape is enabled but no metrics sink is; scraped series go nowhere"
-                );
-            }
-            let outputs = MetricOutputs::new("prometheus_scrape", metric_sinks.clone(), &registry);
-            let source = prometheus_scrape::source::run(
-                config.sources.prometheus_scrape.clone(),
-                outputs,
-                registry.clone(),
-                shutdown.clone(),
-            );
-            tasks.push(("prometheus_scrape", tokio::spawn(source)));
+        let (page, page_view) = page_channel();
+        let context = SourceContext {
+            registry: registry.clone(),
+            shutdown: shutdown.clone(),
+            identity: config.identity.clone(),
+            outputs: SourceOutputs {
+                metrics,
+                page,
+                logs,
+            },
+        };
+        let sources = &config.sources;
+        if sources.node.enabled {
+            tasks.push(node::source::start(&sources.node, &context)?);
         }
-
-        if config.sources.kubernetes_logs.enabled {
-            tasks.extend(start_logs(&config, &registry, &shutdown)?);
+        if sources.prometheus_scrape.enabled {
+            tasks.push(prometheus_scrape::source::start(
+                &sources.prometheus_scrape,
+                &context,
+            )?);
         }
-
-        if config.sources.node.enabled {
-            let collector =
-                node::source::NodeCollector::new(config.sources.node.clone(), &registry);
-            tasks.push((
-                "node",
-                tokio::spawn(node::source::run(
-                    collector,
-                    node_latest,
-                    node_outputs,
-                    shutdown.clone(),
-                )),
-            ));
+        if sources.kubernetes_logs.enabled {
+            tasks.push(kubernetes_logs::source::start(
+                &sources.kubernetes_logs,
+                &context,
+            )?);
         }
 
         Ok(Application {
             listener,
-            router: server::router(node_view, registry.clone()),
+            router: server::router(page_view, registry.clone()),
             registry,
             shutdown,
-            shutdown_timeout: config.shutdown.timeout_seconds.duration(),
+            shutdown_timeout: flush_timeout,
             tasks,
         })
     }
@@ -153,13 +149,15 @@ impl Application {
     }
 }
 
-/// The log pipeline: reader thread → Loki sink → positions file (see
-/// `crate::sources::kubernetes_logs` for why the sink, not the reader, checkpoints).
-fn start_logs(
+/// The Loki sink and the positions file it acknowledges into (see
+/// `crate::sources::kubernetes_logs` for why the sink, not the reader, checkpoints);
+/// returns what the log source sends to.
+fn start_loki(
     config: &Config,
     registry: &Registry,
     shutdown: &CancellationToken,
-) -> anyhow::Result<Vec<(&'static str, JoinHandle<()>)>> {
+    tasks: &mut Vec<Task>,
+) -> anyhow::Result<LogOutput> {
     let logs = &config.sources.kubernetes_logs;
     let positions = Positions::open(&logs.positions_path)
         .with_context(|| {
@@ -171,29 +169,18 @@ fn start_logs(
         .with_telemetry(registry);
     let sink = LokiSink::new(config.sinks.loki.clone(), positions.clone(), registry)
         .context("sinks.loki")?;
-    let (output, input) = log_channel(logs.channel_capacity());
-    let reader = kubernetes_logs::source::spawn(
-        logs.clone(),
-        config.identity.node.clone(),
-        positions.clone(),
-        output,
-        registry,
-        shutdown.clone(),
-    )
-    .context("cannot start the log reader thread")?;
+    let (sender, receiver) = log_channel(logs.channel_capacity());
     let flush_timeout = config.shutdown.timeout_seconds.duration();
     let sync = logs.positions_sync_interval_seconds.duration();
-    Ok(vec![
-        ("kubernetes_logs", reader),
-        (
-            "loki",
-            tokio::spawn(sink.run(input, shutdown.clone(), flush_timeout)),
-        ),
-        (
-            "positions",
-            tokio::spawn(positions.run_flusher(sync, shutdown.clone())),
-        ),
-    ])
+    tasks.push((
+        "loki",
+        tokio::spawn(sink.run(receiver, shutdown.clone(), flush_timeout)),
+    ));
+    tasks.push((
+        "positions",
+        tokio::spawn(positions.clone().run_flusher(sync, shutdown.clone())),
+    ));
+    Ok(LogOutput { sender, positions })
 }
 
 /// Cancels `token` on SIGTERM or SIGINT.

@@ -4,15 +4,13 @@
 //! Node stats are rendered once per collection by the node source, so a scrape only
 //! concatenates two strings; scrapes cost almost nothing however often they come.
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use tokio::sync::watch;
 
+use crate::pipeline::metrics::PageReceiver;
 use crate::telemetry::{Counter, Registry};
 
 /// The content type of Prometheus' classic text format.
@@ -20,13 +18,13 @@ pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 #[derive(Clone)]
 struct ServerState {
-    node: watch::Receiver<Arc<String>>,
+    node: PageReceiver,
     registry: Registry,
     scrapes: Counter,
 }
 
 /// The router; `node` carries the latest rendered node stats.
-pub fn router(node: watch::Receiver<Arc<String>>, registry: Registry) -> Router {
+pub fn router(node: PageReceiver, registry: Registry) -> Router {
     let scrapes = registry.counter(
         "node_agent_metrics_scrapes_total",
         "Requests served on /metrics.",

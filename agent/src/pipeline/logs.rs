@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::checkpoint::Ack;
+use crate::checkpoint::{Ack, Positions};
 
 /// One log line on its way to Loki.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,4 +49,13 @@ pub type LogReceiver = mpsc::Receiver<LogBatch>;
 /// The log channel, holding at most `capacity` hand-offs.
 pub fn log_channel(capacity: usize) -> (LogSender, LogReceiver) {
     mpsc::channel(capacity)
+}
+
+/// What the log source is given: the sending end of the log channel, and the positions
+/// file where it records each file's track before reading it (the Loki sink applies the
+/// acknowledgements to the same file).
+#[derive(Clone, Debug)]
+pub struct LogOutput {
+    pub sender: LogSender,
+    pub positions: Positions,
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::metric::MetricFamily;
 use crate::telemetry::{Counter, Registry};
@@ -67,4 +67,16 @@ impl MetricOutputs {
             }
         }
     }
+}
+
+/// Sending end of the page `/metrics` serves: the node stats of the latest collection,
+/// rendered once by the node source.
+pub type PageSender = watch::Sender<Arc<String>>;
+
+/// Receiving end of the page `/metrics` serves.
+pub type PageReceiver = watch::Receiver<Arc<String>>;
+
+/// The page channel, empty until the first collection.
+pub fn page_channel() -> (PageSender, PageReceiver) {
+    watch::channel(Arc::new(String::new()))
 }

@@ -6,6 +6,9 @@
 //!   channel drops the batch (the next collection supersedes it).
 //! - [`logs`]: log lines with their checkpoint moves, to the Loki sink; a full channel
 //!   makes the reader wait (nothing may be dropped).
+//! - [`context`]: the [`context::SourceContext`] every source is started with, holding
+//!   the sending ends of the above.
 
+pub mod context;
 pub mod logs;
 pub mod metrics;

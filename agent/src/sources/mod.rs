@@ -6,8 +6,15 @@
 //!
 //! A new source is a folder here with `mod.rs` (its `//!` doc and `mod` lines only),
 //! `source.rs` (its run loop), `config.rs` (its section under `sources:`) and its tests
-//! beside the code; it gets a field in [`SourcesConfig`], and `crate::app` creates its
-//! output channel from `crate::pipeline` and spawns it.
+//! beside the code; it gets a field in [`SourcesConfig`]. Every source is started the
+//! same way: `source.rs` has
+//! `pub fn start(config: &<Its>Config, context: &SourceContext) -> anyhow::Result<Task>`,
+//! which registers its telemetry, takes the outputs it produces from the
+//! [`SourceContext`] and spawns its task; `crate::app` calls it when the source is
+//! enabled. A new kind of output is a field of
+//! [`SourceOutputs`](crate::pipeline::context::SourceOutputs).
+//!
+//! [`SourceContext`]: crate::pipeline::context::SourceContext
 
 pub mod kubernetes_logs;
 pub mod node;

@@ -1,30 +1,29 @@
 //! Starts the reader thread and reports when it has ended.
 
-use tokio_util::sync::CancellationToken;
+use anyhow::Context;
 
 use super::{config, tailer, telemetry};
-use crate::checkpoint::Positions;
-use crate::pipeline::logs::LogSender;
-use crate::telemetry::Registry;
+use crate::pipeline::context::{SourceContext, Task};
 
-/// Starts the reader on its own thread (file reads block), sending to `output`; the task
-/// returned completes when the thread has ended (on `shutdown`, or when the receiver is
-/// dropped).
-pub fn spawn(
-    config: config::KubernetesLogsConfig,
-    node: String,
-    positions: Positions,
-    output: LogSender,
-    registry: &Registry,
-    shutdown: CancellationToken,
-) -> std::io::Result<tokio::task::JoinHandle<()>> {
+/// Starts the source: the reader on its own thread (file reads block), sending to the
+/// context's log channel; the task completes when the thread has ended (on shutdown, or
+/// when the receiver is dropped).
+pub fn start(
+    config: &config::KubernetesLogsConfig,
+    context: &SourceContext,
+) -> anyhow::Result<Task> {
+    let output = context
+        .outputs
+        .logs
+        .clone()
+        .context("sources.kubernetes_logs: no log channel (is sinks.loki enabled?)")?;
     let reader = tailer::Reader::new(
-        config,
-        node,
-        positions,
-        output,
-        telemetry::ReaderTelemetry::new(registry),
-        shutdown,
+        config.clone(),
+        context.identity.node.clone(),
+        output.positions,
+        output.sender,
+        telemetry::ReaderTelemetry::new(&context.registry),
+        context.shutdown.clone(),
     );
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     std::thread::Builder::new()
@@ -32,10 +31,11 @@ pub fn spawn(
         .spawn(move || {
             reader.run();
             let _ = done_tx.send(());
-        })?;
+        })
+        .context("cannot start the log reader thread")?;
     // Awaiting a oneshot rather than joining keeps the runtime's few blocking threads free.
     let handle = tokio::spawn(async move {
         let _ = done_rx.await;
     });
-    Ok(handle)
+    Ok(("kubernetes_logs", handle))
 }

@@ -1,17 +1,17 @@
 //! The run loop: collects every interval, publishes the page for `/metrics` and hands
-//! the batch to the metrics sinks.
+//! the batch to the metrics sinks. [`start`] is how `crate::app` starts it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::config::NodeConfig;
 use super::{diskstats, filefd, filesystem, loadavg, meminfo, netdev, stat, system};
 use crate::metric::MetricFamily;
-use crate::pipeline::metrics::{MetricBatch, MetricOutputs};
+use crate::pipeline::context::{SourceContext, Task};
+use crate::pipeline::metrics::{MetricBatch, MetricOutputs, PageSender};
 use crate::telemetry::{Counter, DURATION_BUCKETS, Histogram, Registry};
 
 /// Names of the collectors, as they appear in the `collector` label of the agent's telemetry.
@@ -134,11 +134,23 @@ pub fn render(families: &[MetricFamily]) -> String {
     out
 }
 
-/// Collects every `collect_interval_seconds` until `shutdown`, publishing each collection
-/// to `/metrics` (through `latest`) and to the sinks.
-pub async fn run(
+/// Starts the source: collects every `collect_interval_seconds` until the context's
+/// shutdown, publishing each collection to `/metrics` and to the metrics sinks.
+pub fn start(config: &NodeConfig, context: &SourceContext) -> anyhow::Result<Task> {
+    let collector = NodeCollector::new(config.clone(), &context.registry);
+    let outputs = MetricOutputs::new("node", context.outputs.metrics.clone(), &context.registry);
+    let run = run(
+        collector,
+        context.outputs.page.clone(),
+        outputs,
+        context.shutdown.clone(),
+    );
+    Ok(("node", tokio::spawn(run)))
+}
+
+async fn run(
     collector: NodeCollector,
-    latest: watch::Sender<Arc<String>>,
+    page: PageSender,
     outputs: MetricOutputs,
     shutdown: CancellationToken,
 ) {
@@ -160,7 +172,7 @@ pub async fn run(
                 continue;
             }
         };
-        latest.send_replace(Arc::new(render(&families)));
+        page.send_replace(Arc::new(render(&families)));
         if !outputs.is_empty() {
             outputs.send(Arc::new(MetricBatch {
                 source: source.clone(),

@@ -1,5 +1,5 @@
 //! The run loop: one task per target, scraping every interval and handing batches to
-//! the metrics sinks.
+//! the metrics sinks. [`start`] is how `crate::app` starts it.
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -8,12 +8,33 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::Scraper;
 use super::config::{PrometheusScrapeConfig, Target};
+use crate::pipeline::context::{SourceContext, Task};
 use crate::pipeline::metrics::{MetricBatch, MetricOutputs};
 use crate::telemetry::{DURATION_BUCKETS, Registry};
 
-/// Scrapes every target each `scrape_interval_seconds` until `shutdown`, one task per target
-/// so a slow target never delays the others.
-pub async fn run(
+/// Starts the source: scrapes every target each `scrape_interval_seconds` until the
+/// context's shutdown, one task per target so a slow target never delays the others.
+pub fn start(config: &PrometheusScrapeConfig, context: &SourceContext) -> anyhow::Result<Task> {
+    if context.outputs.metrics.is_empty() {
+        tracing::warn!(
+            "sources.prometheus_scrape is enabled but no metrics sink is; scraped series go nowhere"
+        );
+    }
+    let outputs = MetricOutputs::new(
+        "prometheus_scrape",
+        context.outputs.metrics.clone(),
+        &context.registry,
+    );
+    let run = run(
+        config.clone(),
+        outputs,
+        context.registry.clone(),
+        context.shutdown.clone(),
+    );
+    Ok(("prometheus_scrape", tokio::spawn(run)))
+}
+
+async fn run(
     config: PrometheusScrapeConfig,
     outputs: MetricOutputs,
     registry: Registry,
