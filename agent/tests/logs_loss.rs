@@ -5,7 +5,9 @@
 
 mod support;
 
+use std::fs::File;
 use std::io::Write;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,6 +16,22 @@ use support::logs::*;
 use support::metric;
 
 const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Appends one CRI record (`tag` F: a whole line, P: a piece of one).
+fn write_cri(file: &mut File, stream: &str, tag: &str, message: &str) {
+    file.write_all(cri(stream, tag, message).as_bytes())
+        .unwrap();
+}
+
+/// Every line the receiver holds, in arrival order.
+fn received_lines(node: &Node) -> Vec<String> {
+    node.receiver
+        .store()
+        .entries()
+        .into_iter()
+        .map(|e| e.line)
+        .collect()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_line_survives_ten_kill_9s_during_steady_writes() {
@@ -120,14 +138,7 @@ async fn rotation_by_copytruncate_under_load_loses_nothing() {
         // logrotate's copytruncate: copy, then truncate the live file in place. (Lines
         // written between the two are lost by logrotate itself; the lock keeps the
         // writer out of that window so the test measures only the agent.)
-        let copy = path.with_file_name(format!("0.log.{i}"));
-        std::fs::copy(&path, &copy).unwrap();
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_len(0)
-            .unwrap();
+        copytruncate(&path, &path.with_file_name(format!("0.log.{i}")));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let expected = writer.finish();
@@ -157,8 +168,7 @@ async fn a_reused_inode_holding_another_file_is_read_from_the_start() {
     let mut file = append(&path);
     for i in 0..10 {
         let message = format!("reused inode line {i}");
-        file.write_all(cri("stdout", "F", &message).as_bytes())
-            .unwrap();
+        write_cri(&mut file, "stdout", "F", &message);
         expected.push(message);
     }
     let metadata = std::fs::metadata(&path).unwrap();
@@ -230,24 +240,18 @@ async fn a_1_mib_line_is_cut_with_a_marker_and_its_neighbours_arrive() {
     let mut node = Node::new("longline").await;
     let path = pod_log(&node.pods, "shop", "web-0", "app");
     let mut file = append(&path);
-    file.write_all(cri("stdout", "F", "before the long lines").as_bytes())
-        .unwrap();
+    write_cri(&mut file, "stdout", "F", "before the long lines");
     // One 1 MiB line as a single CRI record...
     let huge = "x".repeat(1024 * 1024);
-    file.write_all(cri("stdout", "F", &format!("whole-{huge}")).as_bytes())
-        .unwrap();
+    write_cri(&mut file, "stdout", "F", &format!("whole-{huge}"));
     // ...and one as containerd writes it: 16 KiB pieces.
     let piece = "y".repeat(16 * 1024);
-    file.write_all(cri("stderr", "P", "split-").as_bytes())
-        .unwrap();
+    write_cri(&mut file, "stderr", "P", "split-");
     for _ in 0..64 {
-        file.write_all(cri("stderr", "P", &piece).as_bytes())
-            .unwrap();
+        write_cri(&mut file, "stderr", "P", &piece);
     }
-    file.write_all(cri("stderr", "F", "end").as_bytes())
-        .unwrap();
-    file.write_all(cri("stdout", "F", "after the long lines").as_bytes())
-        .unwrap();
+    write_cri(&mut file, "stderr", "F", "end");
+    write_cri(&mut file, "stdout", "F", "after the long lines");
     node.start_agent();
     let expected = vec![
         "before the long lines".to_string(),
@@ -291,8 +295,7 @@ async fn invalid_utf8_is_replaced_and_never_stops_the_file() {
     bad.pop();
     bad.extend_from_slice(b"\xff\xfe\xc3 end\n");
     file.write_all(&bad).unwrap();
-    file.write_all(cri("stdout", "F", "still reading").as_bytes())
-        .unwrap();
+    write_cri(&mut file, "stdout", "F", "still reading");
     node.start_agent();
     let expected = vec![
         "bad bytes: \u{fffd}\u{fffd}\u{fffd} end".to_string(),
@@ -340,16 +343,11 @@ async fn cri_partial_lines_are_reassembled_even_across_a_kill_9() {
     let mut node = Node::new("partials").await;
     let path = pod_log(&node.pods, "shop", "web-0", "app");
     let mut file = append(&path);
-    file.write_all(cri("stdout", "F", "complete one").as_bytes())
-        .unwrap();
-    file.write_all(cri("stdout", "P", "out-a ").as_bytes())
-        .unwrap();
-    file.write_all(cri("stderr", "P", "err-a ").as_bytes())
-        .unwrap();
-    file.write_all(cri("stdout", "P", "out-b ").as_bytes())
-        .unwrap();
-    file.write_all(cri("stderr", "F", "err-b").as_bytes())
-        .unwrap();
+    write_cri(&mut file, "stdout", "F", "complete one");
+    write_cri(&mut file, "stdout", "P", "out-a ");
+    write_cri(&mut file, "stderr", "P", "err-a ");
+    write_cri(&mut file, "stdout", "P", "out-b ");
+    write_cri(&mut file, "stderr", "F", "err-b");
     node.start_agent();
     node.wait_for(
         &["complete one".to_string(), "err-a err-b".to_string()],
@@ -359,18 +357,11 @@ async fn cri_partial_lines_are_reassembled_even_across_a_kill_9() {
     // Let a positions write happen while stdout's line is still unfinished.
     tokio::time::sleep(Duration::from_millis(500)).await;
     node.kill_agent();
-    file.write_all(cri("stdout", "F", "out-c").as_bytes())
-        .unwrap();
+    write_cri(&mut file, "stdout", "F", "out-c");
     node.start_agent();
     node.wait_for(&["out-a out-b out-c".to_string()], Duration::from_secs(20))
         .await;
-    let lines: Vec<String> = node
-        .receiver
-        .store()
-        .entries()
-        .into_iter()
-        .map(|e| e.line)
-        .collect();
+    let lines = received_lines(&node);
     assert!(
         lines
             .iter()
@@ -383,42 +374,28 @@ async fn cri_partial_lines_are_reassembled_even_across_a_kill_9() {
 async fn loki_errors_are_retried_or_dropped_as_loki_means_them() {
     let mut node = Node::new("errors").await;
     let path = pod_log(&node.pods, "shop", "web-0", "app");
-    node.receiver.set_mode(Mode::Fail {
-        status: 429,
-        remaining: Some(2),
-    });
     let mut file = append(&path);
-    file.write_all(cri("stdout", "F", "retried through 429").as_bytes())
-        .unwrap();
     node.start_agent();
-    node.wait_for(
-        &["retried through 429".to_string()],
-        Duration::from_secs(20),
-    )
-    .await;
-    node.receiver.set_mode(Mode::Fail {
-        status: 503,
-        remaining: Some(2),
-    });
-    file.write_all(cri("stdout", "F", "retried through 503").as_bytes())
-        .unwrap();
-    node.wait_for(
-        &["retried through 503".to_string()],
-        Duration::from_secs(20),
-    )
-    .await;
+    for status in [429, 503] {
+        // Two failures, then the retry goes through.
+        node.receiver.set_mode(Mode::Fail {
+            status,
+            remaining: Some(2),
+        });
+        let line = format!("retried through {status}");
+        write_cri(&mut file, "stdout", "F", &line);
+        node.wait_for(&[line], Duration::from_secs(20)).await;
+    }
     node.receiver.set_mode(Mode::Fail {
         status: 400,
         remaining: Some(1),
     });
-    file.write_all(cri("stdout", "F", "refused by 400").as_bytes())
-        .unwrap();
+    write_cri(&mut file, "stdout", "F", "refused by 400");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while node.receiver.mode() != Mode::Accept && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    file.write_all(cri("stdout", "F", "after the refusal").as_bytes())
-        .unwrap();
+    write_cri(&mut file, "stdout", "F", "after the refusal");
     node.wait_for(&["after the refusal".to_string()], Duration::from_secs(20))
         .await;
     let metrics = node.metrics().await;
@@ -433,25 +410,13 @@ async fn loki_errors_are_retried_or_dropped_as_loki_means_them() {
         ),
         Some(1.0)
     );
-    let lines: Vec<String> = node
-        .receiver
-        .store()
-        .entries()
-        .into_iter()
-        .map(|e| e.line)
-        .collect();
+    let lines = received_lines(&node);
     assert!(!lines.contains(&"refused by 400".to_string()));
     // The refused batch is not retried after a restart either: the checkpoint moved on.
     node.stop_agent();
     node.start_agent();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let after: Vec<String> = node
-        .receiver
-        .store()
-        .entries()
-        .into_iter()
-        .map(|e| e.line)
-        .collect();
+    let after = received_lines(&node);
     assert_eq!(
         after.len(),
         lines.len(),
@@ -467,10 +432,10 @@ async fn rotations_while_the_agent_is_stopped_lose_nothing() {
     let lines = |tag: &str, range: std::ops::Range<u32>| -> Vec<String> {
         range.map(|i| format!("{tag} line {i}")).collect()
     };
-    let write = |path: &std::path::Path, messages: &[String]| {
+    let write = |path: &Path, messages: &[String]| {
         let mut file = append(path);
         for m in messages {
-            file.write_all(cri("stdout", "F", m).as_bytes()).unwrap();
+            write_cri(&mut file, "stdout", "F", m);
         }
     };
     write(&renamed, &lines("renamed", 0..10));
@@ -486,13 +451,7 @@ async fn rotations_while_the_agent_is_stopped_lose_nothing() {
     write(&renamed, &lines("renamed", 10..20));
     write(&copied, &lines("copied", 10..20));
     std::fs::rename(&renamed, renamed.with_file_name("0.log.20261123-130000")).unwrap();
-    std::fs::copy(&copied, copied.with_file_name("0.log.1")).unwrap();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&copied)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    copytruncate(&copied, &copied.with_file_name("0.log.1"));
     write(&renamed, &lines("renamed", 20..25));
     write(&copied, &lines("copied", 20..25));
 
