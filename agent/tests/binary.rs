@@ -3,7 +3,8 @@
 
 mod support;
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_cloudwatch::primitives::DateTime;
@@ -20,25 +21,40 @@ fn scratch_file(name: &str, contents: &str) -> std::path::PathBuf {
     path
 }
 
+/// `node-agent --check-config --config <path>` with `env` added to the environment.
+fn check_config(path: &Path, env: &[(&str, &str)]) -> Output {
+    Command::new(BINARY)
+        .args(["--check-config", "--config"])
+        .arg(path)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// What `--check-config` prints for a valid file, asserting it exits 0.
+fn effective_config(path: &Path, env: &[(&str, &str)]) -> String {
+    let output = check_config(path, env);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
 #[test]
 fn check_config_prints_the_effective_config_with_environment_overrides() {
     let path = scratch_file(
         "ok.yaml",
         "identity:\n  cluster: from-file\nsinks:\n  cloudwatch:\n    namespace: Watchpost/Check\n",
     );
-    let output = Command::new(BINARY)
-        .args(["--check-config", "--config"])
-        .arg(&path)
-        .env("NODE_AGENT__IDENTITY__CLUSTER", "from-env")
-        .env("NODE_AGENT__SOURCES__NODE__COLLECT_INTERVAL_SECONDS", "5")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let printed = effective_config(
+        &path,
+        &[
+            ("NODE_AGENT__IDENTITY__CLUSTER", "from-env"),
+            ("NODE_AGENT__SOURCES__NODE__COLLECT_INTERVAL_SECONDS", "5"),
+        ],
     );
-    let printed = String::from_utf8(output.stdout).unwrap();
     assert!(printed.contains("cluster: from-env"), "{printed}");
     assert!(
         printed.contains("collect_interval_seconds: 5.0"),
@@ -54,16 +70,7 @@ fn check_config_prints_the_effective_config_with_environment_overrides() {
 #[test]
 fn the_documented_example_config_is_valid() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.yaml");
-    let output = Command::new(BINARY)
-        .args(["--check-config", "--config", example])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("name: TaskApiServerErrors"));
+    assert!(effective_config(Path::new(example), &[]).contains("name: TaskApiServerErrors"));
 }
 
 #[test]
@@ -72,11 +79,7 @@ fn invalid_config_exits_2_naming_the_key() {
         "bad.yaml",
         "sinks:\n  cloudwatch:\n    max_datums_per_request: 5000\n",
     );
-    let output = Command::new(BINARY)
-        .args(["--check-config", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let output = check_config(&path, &[]);
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
