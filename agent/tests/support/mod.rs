@@ -48,29 +48,13 @@ pub fn free_port() -> u16 {
 pub struct ChildGuard(pub Child);
 
 impl ChildGuard {
-    /// Starts `program` with `args`, output discarded unless `NODE_AGENT_TEST_VERBOSE` is set.
+    /// Starts `program` with `args` and `env`; output as for [`ChildGuard::spawn_command`].
     pub fn spawn(program: &str, args: &[String], env: &[(&str, &str)]) -> ChildGuard {
-        let verbose = std::env::var_os("NODE_AGENT_TEST_VERBOSE").is_some();
-        let quiet = || {
-            if verbose {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            }
-        };
-        let child = Command::new(program)
-            .args(args)
-            .envs(env.iter().copied())
-            .stdout(quiet())
-            .stderr(quiet())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-        ChildGuard(child)
+        ChildGuard::spawn_command(Command::new(program).args(args).envs(env.iter().copied()))
     }
-}
 
-impl ChildGuard {
-    /// Starts a prepared command (for environment removals and the like).
+    /// Starts a prepared command (for environment removals and the like), output discarded
+    /// unless `NODE_AGENT_TEST_VERBOSE` is set.
     pub fn spawn_command(command: &mut Command) -> ChildGuard {
         let verbose = std::env::var_os("NODE_AGENT_TEST_VERBOSE").is_some();
         let quiet = || {
@@ -80,13 +64,12 @@ impl ChildGuard {
                 Stdio::null()
             }
         };
-        ChildGuard(
-            command
-                .stdout(quiet())
-                .stderr(quiet())
-                .spawn()
-                .expect("start child process"),
-        )
+        let child = command
+            .stdout(quiet())
+            .stderr(quiet())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", command.get_program().display()));
+        ChildGuard(child)
     }
 }
 
