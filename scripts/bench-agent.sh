@@ -38,14 +38,9 @@ fi
 agent=$target_dir/$profile/node-agent
 [ -x "$agent" ] || { echo "no $agent: build it first (cargo build --workspace)" >&2; exit 2; }
 
-scratch=$(mktemp -d -t watchpost-bench-agent.XXXXXX)
+make_scratch bench-agent
 pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
+on_exit kill_pids
 
 agent_port=$(free_port)
 exporter_port=$(free_port)

@@ -17,9 +17,9 @@ log "building task-api (release)"
 cargo build --release -p task-api --locked >&2
 binary="${CARGO_TARGET_DIR:-$WATCHPOST_ROOT/target}/release/task-api"
 
-scratch=$(mktemp -d -t watchpost-bench.XXXXXX)
-cleanup() { stop_api; stop_postgres "$scratch/pg"; rm -rf "$scratch"; }
-trap cleanup EXIT
+make_scratch bench
+on_exit stop_api
+on_exit stop_postgres "$scratch/pg"
 mkdir -p "$scratch/pg"
 pg_url=$(start_postgres "$scratch/pg")
 secret="benchmark-secret-of-at-least-32-bytes!!"

@@ -7,6 +7,35 @@ TOOLS_DIR="$WATCHPOST_ROOT/.tools"
 
 log() { printf '==> %s\n' "$*" >&2; }
 
+_exit_commands=()
+# make_scratch NAME: a private directory for this run, /tmp/watchpost-NAME.XXXXXX, in
+# $scratch; removed when the script exits (error, signal or success), after the commands
+# given to on_exit, which stop what runs in it.
+make_scratch() {
+  scratch=$(mktemp -d -t "watchpost-$1.XXXXXX")
+  trap _on_exit EXIT
+}
+
+# on_exit COMMAND [ARG...]: runs COMMAND when the script exits, before its scratch
+# directory is removed; commands run in the order given, and a failing one does not stop
+# the others. Arguments are expanded now; a function named here sees the values of the
+# moment it runs (a list of pids that grew, say).
+on_exit() { _exit_commands+=("$(printf '%q ' "$@")"); }
+
+# kill_pids: kills the processes in the script's array `pids` and waits for them (a
+# command for on_exit).
+kill_pids() {
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+
+_on_exit() {
+  local command
+  for command in "${_exit_commands[@]}"; do eval "$command" || true; done
+  if [ -n "${scratch:-}" ]; then rm -rf "$scratch"; fi
+}
+
 _apt_updated=0
 # apt_install BINARY PACKAGE: install PACKAGE from Debian unless BINARY is already on PATH.
 apt_install() {

@@ -8,8 +8,8 @@ source "$(dirname "$0")/../lib/api.sh"
 cd "$WATCHPOST_ROOT"
 
 binary="${CARGO_TARGET_DIR:-$WATCHPOST_ROOT/target}/debug/task-api"
-scratch=$(mktemp -d -t watchpost-st.XXXXXX)
-trap 'stop_api; rm -rf "$scratch"' EXIT
+make_scratch st
+on_exit stop_api
 secret="schemathesis-secret-of-at-least-32-bytes"
 token=$(hs256_token "$secret" schemathesis)
 

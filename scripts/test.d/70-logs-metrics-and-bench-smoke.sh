@@ -12,14 +12,9 @@ promtool=${PROMTOOL:-$(command -v promtool || true)}
 [ -x "$promtool" ] || { echo "promtool not found: run through scripts/test, which installs it" >&2; exit 1; }
 command -v curl >/dev/null || apt_install curl curl
 
-scratch=$(mktemp -d -t watchpost-logs.XXXXXX)
+make_scratch logs
 pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
+on_exit kill_pids
 
 pod="$scratch/pods/shop_api-0_0b1c2d3e-1111-2222-3333-444455556666/app"
 mkdir -p "$pod"

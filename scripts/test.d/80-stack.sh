@@ -9,17 +9,16 @@ set -euo pipefail
 source "$(dirname "$0")/../lib/tools.sh"
 cd "$WATCHPOST_ROOT"
 
-scratch=$(mktemp -d -t watchpost-stack-test.XXXXXX)
+make_scratch stack-test
 dir="$scratch/stack"
 stack_pid=""
-cleanup() {
+stop_stack() {
   if [ -n "$stack_pid" ]; then
     kill -TERM "$stack_pid" 2>/dev/null || true
     wait "$stack_pid" 2>/dev/null || true
   fi
-  rm -rf "$scratch"
 }
-trap cleanup EXIT
+on_exit stop_stack
 passed=0
 fail() {
   echo "FAIL: $*" >&2
