@@ -62,24 +62,6 @@ fn rename_rotate(path: &Path, stamp: &str) -> PathBuf {
     rotated
 }
 
-/// logrotate's copytruncate with `rotate N`: older copies shift up, the live file is
-/// copied to `.1` and truncated in place.
-fn copytruncate(path: &Path) {
-    for n in (1..10).rev() {
-        let from = path.with_file_name(format!("0.log.{n}"));
-        if from.exists() {
-            std::fs::rename(&from, path.with_file_name(format!("0.log.{}", n + 1))).unwrap();
-        }
-    }
-    std::fs::copy(path, path.with_file_name("0.log.1")).unwrap();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
-}
-
 async fn finish(node: &mut Node, expected: &[String], what: &str) -> Delivery {
     loki_up(node);
     node.start_agent();
@@ -137,7 +119,7 @@ async fn loki_down_across_two_copytruncates_with_a_kill_between_loses_nothing() 
     let mut node = Node::new("outage-copytruncate-kill").await;
     let path = pod_log(&node.pods, "shop", "web-0", "app");
     let expected =
-        two_rotations_with_a_kill_between(&mut node, &path, |p, _| copytruncate(p)).await;
+        two_rotations_with_a_kill_between(&mut node, &path, |p, _| rotate_by_copytruncate(p)).await;
     finish(&mut node, &expected, "outage, copytruncate x2, kill -9").await;
 }
 
@@ -149,12 +131,12 @@ async fn copytruncates_while_the_agent_is_down_during_an_outage_lose_nothing() {
     let mut expected = write_lines(&path, "first", 500);
     node.start_agent();
     wait_read(&node, 500).await;
-    copytruncate(&path);
+    rotate_by_copytruncate(&path);
     expected.extend(write_lines(&path, "second", 500));
     wait_read(&node, 1000).await;
     node.kill_agent();
     // Down: the generation the agent saw last is copied away and its copy shifted on.
-    copytruncate(&path);
+    rotate_by_copytruncate(&path);
     expected.extend(write_lines(&path, "third", 300));
     finish(&mut node, &expected, "outage, copytruncate while down").await;
 }
@@ -215,7 +197,7 @@ async fn fully_acknowledged_rotated_files_are_never_sent_again_after_a_kill() {
     let rotated = rename_rotate(&path, "20261202-100000");
     expected.extend(write_lines(&path, "second", 300));
     node.wait_for(&expected, DEADLINE).await;
-    copytruncate(&path);
+    rotate_by_copytruncate(&path);
     expected.extend(write_lines(&path, "third", 300));
     node.wait_for(&expected, DEADLINE).await;
     // Time for the positions file to record every acknowledgement (interval 0), not for

@@ -47,20 +47,7 @@ impl Pod {
             let stamp = format!("0.log.20261202-{:06}", self.rotations);
             std::fs::rename(&self.path, self.path.with_file_name(stamp)).unwrap();
         } else {
-            for n in (1..=self.rotations).rev() {
-                let from = self.path.with_file_name(format!("0.log.{n}"));
-                if from.exists() {
-                    let to = self.path.with_file_name(format!("0.log.{}", n + 1));
-                    std::fs::rename(from, to).unwrap();
-                }
-            }
-            std::fs::copy(&self.path, self.path.with_file_name("0.log.1")).unwrap();
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(&self.path)
-                .unwrap()
-                .set_len(0)
-                .unwrap();
+            rotate_by_copytruncate(&self.path);
         }
     }
 }
@@ -148,7 +135,10 @@ async fn torture_random_rotations_kills_and_outages_lose_no_line() {
     if node.agent.is_none() {
         node.start_agent();
     }
-    let dirs: Vec<PathBuf> = pods.iter().map(|p| p.path.parent().unwrap().to_path_buf()).collect();
+    let dirs: Vec<PathBuf> = pods
+        .iter()
+        .map(|p| p.path.parent().unwrap().to_path_buf())
+        .collect();
     let delivery = wait_or_explain(&node, &expected, &dirs, Duration::from_secs(90)).await;
     let metrics = node.metrics().await;
     let resent = metric(&metrics, "node_agent_logs_resent_lines_total").unwrap_or(0.0);
@@ -232,7 +222,10 @@ fn locate(pod_dirs: &[PathBuf], needle: &str) -> String {
                 raw
             };
             if let Some(at) = memchr::memmem::find(&content, needle.as_bytes()) {
-                let line_start = content[..at].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                let line_start = content[..at]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |i| i + 1);
                 return format!(
                     "{} at byte {line_start} of {}",
                     path.display(),

@@ -100,6 +100,24 @@ pub fn copytruncate(path: &Path, copy: &Path) {
         .unwrap();
 }
 
+/// logrotate's copytruncate with numbered copies: `<file>.1`, `<file>.2`, ... shift up
+/// one, the live file is copied to `<file>.1` and truncated in place.
+pub fn rotate_by_copytruncate(path: &Path) {
+    let numbered = |n: u32| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(format!(".{n}"));
+        PathBuf::from(name)
+    };
+    let oldest = (1..)
+        .take_while(|&n| numbered(n).exists())
+        .last()
+        .unwrap_or(0);
+    for n in (1..=oldest).rev() {
+        std::fs::rename(numbered(n), numbered(n + 1)).unwrap();
+    }
+    copytruncate(path, &numbered(1));
+}
+
 /// The kubelet's compression of a rotated file: `<file>.gz`, then the original removed.
 pub fn gzip(path: &Path) {
     let mut gz = path.as_os_str().to_owned();
