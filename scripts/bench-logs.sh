@@ -31,14 +31,9 @@ fi
 agent=$target_dir/$profile/node-agent
 receiver=$target_dir/$profile/loki-receiver
 
-scratch=$(mktemp -d -t watchpost-bench-logs.XXXXXX)
+make_scratch bench-logs
 pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
+on_exit kill_pids
 
 log "writing $size_mib MiB of CRI logs into $files files"
 # A seed (up to 16 MiB) of unique lines stamped now, repeated to size (the receiver only counts,
