@@ -427,14 +427,18 @@ def test_cloudwatch_alarms_query_what_the_agents_ship(rendered):
 
     node = effective_agent_config(dict(agent_configs({"n": rendered["node-agent everything on"]}))["n"])["sinks"]["cloudwatch"]
     node_names = {rule.get("name") or re.match(r"[a-zA-Z_:][a-zA-Z0-9_:]*", rule["selector"]).group() for rule in node["metrics"]}
-    queried = set(re.findall(r'SELECT \w+\((\w+)\) FROM \$\{local\.nodes\}', alarms))
-    assert queried and queried <= node_names
+    # Each node alarm is a row of local.node_alarms whose `select` goes into one
+    # "SELECT <select> FROM ${local.nodes}" query.
+    assert 'expression  = "SELECT ${each.value.select} FROM ${local.nodes}"' in alarms
+    node_alarms = alarms[alarms.index("node_alarms = {"):alarms.index("task_api_alarms =")]
+    queried = set(re.findall(r'select\s*=\s*"\w+\((\w+)\)"', node_alarms))
+    assert len(queried) >= 3 and queried <= node_names, queried - node_names
     assert f'default     = "{node["namespace"]}"' in variables
     assert node["dimensions"] == ["cluster", "node"]  # SCHEMA(..., ClusterName, NodeName)
 
     sidecar = effective_agent_config(dict(agent_configs({"s": rendered["task-api sidecar"]}))["s"])["sinks"]["cloudwatch"]
     sidecar_names = {rule["name"] for rule in sidecar["metrics"]}
-    assert set(re.findall(r'metric_name = "(TaskApi\w+)"', alarms)) == sidecar_names
+    assert set(re.findall(r'"(TaskApi\w+)"', alarms)) == sidecar_names
     assert f'"{sidecar["namespace"]}"' in iam and sidecar["dimensions"] == ["cluster"]
 
 
