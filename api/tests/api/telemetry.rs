@@ -20,7 +20,7 @@ use prost::Message as _;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, SECRET, spawn_app, token_for};
+use crate::helpers::{Backend, SECRET, sample, spawn_app, token_for};
 
 fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
@@ -130,13 +130,6 @@ impl Drop for Binary {
     fn drop(&mut self) {
         let _ = self.child.kill();
     }
-}
-
-/// The value of the sample `name{labels}` in a classic text exposition, labels in order.
-fn sample(exposition: &str, series: &str) -> Option<f64> {
-    exposition
-        .lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
