@@ -43,8 +43,8 @@ pub const DEFAULT_PAGE_SIZE: u32 = 20;
 /// Optimistic-concurrency attempts of a PATCH without If-Match before giving up. An attempt
 /// fails only when another update of the same task landed after our read, so N concurrent
 /// writers of one task need at most N attempts each: this bounds the writers one task can
-/// have at once, not a retry budget. Writers queued for SQLite's one write connection land
-/// back to back, with no busy-handler sleeps to spread them.
+/// have at once, not a retry budget. Writers queued for SQLite's write pool land back to
+/// back, with few busy-handler sleeps to spread them.
 const MAX_UPDATE_ATTEMPTS: usize = 32;
 
 /// A task as the API shows it.

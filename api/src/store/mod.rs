@@ -31,10 +31,11 @@ pub enum Database {
 /// SQLite takes one writer at a time, and a connection that finds the write lock taken does
 /// not queue for it: SQLite's busy handler sleeps and retries, 1, 2, 5, 10 … 100 ms apart, so
 /// a writer that loses a few races is served 100 ms late for a lock held well under a
-/// millisecond. Writes therefore get a pool of one connection, where they queue in the
-/// process and are served in order, and reads a pool of their own beside it (WAL lets them
-/// run in parallel with the writer). The read connections are `query_only`, so a write sent
-/// to the wrong pool fails instead of quietly competing for the lock again.
+/// millisecond. Writes therefore get a small pool of their own
+/// ([`SQLITE_WRITE_CONNECTIONS`]), where they queue in the process, and reads a pool of
+/// their own beside it (WAL lets them run in parallel with the writer). The read
+/// connections are `query_only`, so a write sent to the wrong pool fails instead of quietly
+/// competing for the lock again.
 #[derive(Clone)]
 pub struct SqlitePools {
     reads: SqlitePool,
@@ -62,8 +63,14 @@ pub enum Access {
 pub const POSTGRES_POOL: &str = "tasks";
 /// `db.client.connection.pool.name` of SQLite's read pool.
 pub const SQLITE_READ_POOL: &str = "tasks_read";
-/// `db.client.connection.pool.name` of SQLite's one-connection write pool.
+/// `db.client.connection.pool.name` of SQLite's write pool.
 pub const SQLITE_WRITE_POOL: &str = "tasks_write";
+/// Connections of SQLite's write pool. Few enough that a writer rarely meets more than one
+/// other at SQLite's lock (so it rarely sleeps in the busy handler), enough that one
+/// writer's hand-offs through sqlx's worker thread overlap another's statement: with one
+/// connection every write waits for the previous one's round trip, and creates at
+/// saturation fell to 60–75% of what this pool of four serves (docs/benchmarks.md).
+pub const SQLITE_WRITE_CONNECTIONS: u32 = 4;
 
 /// One pool's connections, for the pool gauges.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,7 +168,7 @@ impl Database {
                     settings.max_connections,
                     options.clone().pragma("query_only", "ON"),
                 ),
-                writes: pool(1, options),
+                writes: pool(SQLITE_WRITE_CONNECTIONS, options),
             }))
         }
     }
