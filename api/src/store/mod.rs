@@ -68,8 +68,8 @@ pub const SQLITE_WRITE_POOL: &str = "tasks_write";
 /// Connections of SQLite's write pool. Few enough that a writer rarely meets more than one
 /// other at SQLite's lock (so it rarely sleeps in the busy handler), enough that one
 /// writer's hand-offs through sqlx's worker thread overlap another's statement: with one
-/// connection every write waits for the previous one's round trip, and creates at
-/// saturation fell to 60–75% of what this pool of four serves (docs/benchmarks.md).
+/// connection every write waits for the previous one's round trip, which costs a quarter
+/// to two fifths of the creates a second at saturation (docs/benchmarks.md).
 pub const SQLITE_WRITE_CONNECTIONS: u32 = 4;
 
 /// One pool's connections, for the pool gauges.
