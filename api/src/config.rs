@@ -35,7 +35,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "DATABASE_MAX_CONNECTIONS",
         default: Some("16"),
-        help: "Upper bound of the connection pool (on SQLite, of the read pool; writes queue for a pool of 4 connections of their own).",
+        help: "Upper bound of the connection pool (on SQLite, of the read pool; writes queue for a small pool of their own, `tasks_write`, whose size db_client_connection_max reports).",
     },
     Setting {
         name: "DATABASE_ACQUIRE_TIMEOUT",
